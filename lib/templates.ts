@@ -1,0 +1,66 @@
+/**
+ * The unit templates shipped in `units/`, rendered strictly: every value must already be
+ * formatted by typed code, HTML escaping is off, and a missing value is an error instead of the
+ * empty `Key=` that Mustache would print (which systemd reads as "reset this setting").
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Mustache from 'mustache';
+
+export type TemplateName = 'container' | 'volume' | 'backup.service' | 'backup.timer';
+type View = Readonly<Record<string, unknown>>;
+type Token = [type: string, value: string, start: number, end: number, children?: Token[]];
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// Compiled code runs from dist/lib/, the sources (under tsx) from lib/: units/ is at the root.
+const unitsDir = path.resolve(here, path.basename(path.dirname(here)) === 'dist' ? '../../units' : '../units');
+const loaded = new Map<string, string>();
+
+/** Reads one of the package's own template files, once per process. */
+function load(name: string): string {
+  let text = loaded.get(name);
+  if (text === undefined) {
+    text = readFileSync(path.join(unitsDir, `${name}.mustache`), 'utf8');
+    loaded.set(name, text);
+  }
+  return text;
+}
+
+export class TemplateError extends Error {
+  override readonly name = 'TemplateError';
+}
+
+export function renderTemplate(name: TemplateName, view: View): string {
+  const partials = { header: load('header') };
+  const template = load(name);
+  assertComplete(Mustache.parse(template) as Token[], [view], name);
+  assertComplete(Mustache.parse(partials.header) as Token[], [view], 'header');
+  return Mustache.render(template, view, partials, { escape: (text: string) => text });
+}
+
+/** Walks the template as Mustache would and fails on any variable without a non-empty value. */
+function assertComplete(tokens: readonly Token[], stack: readonly unknown[], template: string): void {
+  for (const [type, key, , , children] of tokens) {
+    const value = lookup(stack, key);
+    if (type === 'name' || type === '&') {
+      if ((typeof value !== 'string' && typeof value !== 'number') || value === '') {
+        throw new TemplateError(`template ${template}: no value for {{${key}}}`);
+      }
+    } else if (type === '#' && children) {
+      const items = Array.isArray(value) ? value : value ? [value] : [];
+      for (const item of items) assertComplete(children, [...stack, item], template);
+    } else if (type === '^' && children && !value) {
+      assertComplete(children, stack, template);
+    }
+  }
+}
+
+function lookup(stack: readonly unknown[], key: string): unknown {
+  if (key === '.') return stack.at(-1);
+  for (let index = stack.length - 1; index >= 0; index--) {
+    const frame = stack[index];
+    if (typeof frame === 'object' && frame !== null && key in frame) return (frame as Record<string, unknown>)[key];
+  }
+  return undefined;
+}
