@@ -1,0 +1,116 @@
+// The first start: initdb, the role and database, the extensions, the init files once and in name
+// order, and what happens when an init file fails or the password or a setting is wrong.
+import fs from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { skipUnless } from '../support/skip.js';
+import { sandboxMissing, withSandbox } from './sandbox.js';
+
+const test = skipUnless(suite('image: first start'), sandboxMissing(), 'image scripts against PostgreSQL 15');
+
+test('initializes once: role, database, extensions and init files; a restart keeps the data and runs no init file again', async () => {
+  await withSandbox(async (box) => {
+    // Each file needs the one before it, so a wrong order fails the start.
+    box.addInitFile('010-schema.sql', 'CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);\n');
+    box.addInitFile('020-seed.sql.gz', gzipSync("INSERT INTO items (name) VALUES ('seed');\n"));
+    box.addInitFile('030-hook.sh', `#!/bin/sh\nset -e\npsql --no-psqlrc -v ON_ERROR_STOP=1 -c "INSERT INTO items (name) VALUES ('hook')"\n`);
+    box.addInitFile('README.txt', 'not run\n');
+
+    const first = await box.startReady();
+    assert.equal(
+      (await box.query('SELECT name FROM items ORDER BY id')).map((r) => r.name),
+      ['seed', 'hook'],
+    );
+    const [table] = await box.query("SELECT tableowner FROM pg_tables WHERE tablename = 'items'");
+    assert.equal(table.tableowner, 'poststack', 'init files make objects the application owns');
+    const [db] = await box.query(
+      "SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = current_database()",
+    );
+    assert.equal(db, { owner: 'poststack', encoding: 'UTF8' });
+    const extensions = (await box.query('SELECT extname FROM pg_extension')).map((r) => r.extname);
+    for (const name of ['uuid-ossp', 'pgcrypto', 'pg_stat_statements']) assert.ok(extensions.includes(name), `${name} installed`);
+    const [uuid] = await box.query("SELECT uuid_generate_v4() IS NOT NULL AS ok, digest('x', 'sha256') IS NOT NULL AS crypto");
+    assert.equal(uuid, { ok: true, crypto: true });
+    const [stats] = await box.query('SELECT count(*) >= 0 AS works FROM pg_stat_statements');
+    assert.ok(stats.works, 'pg_stat_statements is preloaded (the view errors otherwise)');
+    const [checksums] = await box.query('SHOW data_checksums');
+    assert.is(checksums.data_checksums, 'on');
+    assert.is(await box.superuser('SELECT rolsuper FROM pg_roles WHERE rolname = current_user'), 't');
+    assert.is(await box.superuser("SELECT rolsuper FROM pg_roles WHERE rolname = 'poststack'"), 'f', 'the application role is no superuser');
+    assert.match(first.output(), /running .*030-hook\.sh/);
+    assert.match(first.output(), /ignoring .*README\.txt/);
+    assert.not.ok(fs.existsSync(path.join(box.paths.pgdata, '.first-start-incomplete')));
+
+    await box.query("INSERT INTO items (name) VALUES ('app')");
+    assert.is(await box.stop(first), 0);
+
+    const second = await box.startReady();
+    assert.equal(
+      (await box.query('SELECT name FROM items ORDER BY id')).map((r) => r.name),
+      ['seed', 'hook', 'app'],
+    );
+    assert.not.match(second.output(), /running|initializing/);
+    assert.is(await box.stop(second), 0);
+  });
+});
+
+test('a failing init file stops the first start with its name and error; the next start initializes from scratch', async () => {
+  await withSandbox(async (box) => {
+    box.addInitFile('010-schema.sql', "CREATE TABLE items (name text); INSERT INTO items VALUES ('schema');\n");
+    box.addInitFile('020-data.sql', 'INSERT INTO missing_table VALUES (1);\n');
+
+    const failed = box.start();
+    assert.is.not(await failed.exited, 0);
+    assert.match(failed.output(), /020-data\.sql/);
+    assert.match(failed.output(), /relation "missing_table" does not exist/);
+    assert.match(failed.output(), /init file .*020-data\.sql failed/);
+    assert.not.ok(fs.existsSync(path.join(box.paths.pgdata, 'postmaster.pid')), 'the temporary server was stopped');
+    assert.ok(fs.existsSync(path.join(box.paths.pgdata, '.first-start-incomplete')), 'the half-made directory is marked');
+
+    box.addInitFile('020-data.sql', "INSERT INTO items VALUES ('data');\n");
+    const retried = await box.startReady();
+    assert.match(retried.output(), /did not finish initializing/);
+    assert.equal(
+      (await box.query('SELECT name FROM items ORDER BY name')).map((r) => r.name),
+      ['data', 'schema'],
+      'every init file ran exactly once, on a fresh cluster',
+    );
+    assert.is(await box.stop(retried), 0);
+  });
+});
+
+test('a missing password is a clear error and leaves no cluster behind', async () => {
+  await withSandbox(async (box) => {
+    const server = box.start({ env: { POSTGRES_PASSWORD_FILE: undefined } });
+    assert.is(await server.exited, 1);
+    assert.match(server.output(), /error: no password for poststack: set POSTGRES_PASSWORD_FILE/);
+    assert.not.ok(fs.existsSync(path.join(box.paths.pgdata, 'PG_VERSION')));
+
+    const both = box.start({ env: { POSTGRES_PASSWORD: 'also' } });
+    assert.is(await both.exited, 1);
+    assert.match(both.output(), /both POSTGRES_PASSWORD_FILE and POSTGRES_PASSWORD are set/);
+  });
+});
+
+test('unsafe names and malformed settings are all refused before anything is written', async () => {
+  await withSandbox(async (box) => {
+    const server = box.start({
+      env: {
+        POSTGRES_USER: 'app"; DROP ROLE x; --',
+        POSTGRES_DB: 'Mixed',
+        POSTGRES_SHARED_BUFFERS: "1GB'\nssl = off",
+        POSTGRES_MAX_CONNECTIONS: '10 -c fsync=off',
+      },
+    });
+    assert.is(await server.exited, 1);
+    const out = server.output();
+    for (const name of ['POSTGRES_USER', 'POSTGRES_DB', 'POSTGRES_SHARED_BUFFERS', 'POSTGRES_MAX_CONNECTIONS']) {
+      assert.match(out, new RegExp(`error: ${name}=`), `${name} is reported`);
+    }
+    assert.not.ok(fs.existsSync(box.paths.pgdata));
+  });
+});
+
+test.run();
