@@ -3,11 +3,9 @@
 // reads: "N passed, N failed, N skipped". uvu exits 0 when no test ran and has no failed count,
 // so both are derived here. Under CI every skip is a failure: CI has every tool installed.
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const require = createRequire(import.meta.url);
-const uvuBin = path.join(path.dirname(require.resolve('uvu/package.json')), 'bin.js');
+const uvuBin = fileURLToPath(new URL('../node_modules/uvu/bin.js', import.meta.url));
 const pattern = process.argv[2] ?? '\\.test\\.ts$';
 const child = spawn(
   process.execPath,
