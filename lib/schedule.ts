@@ -56,8 +56,10 @@ export function toOnCalendar(schedule: string): string[] {
     return cronToOnCalendar(expanded);
   }
   const tokens = text.split(/\s+/);
-  if (tokens.length === 5 && tokens.every((token) => CRON_TOKEN.test(token)) && !text.includes(':')) {
-    return cronToOnCalendar(text);
+  const cronLike = tokens.every((token) => CRON_TOKEN.test(token)) && !text.includes(':');
+  if (cronLike && tokens.length === 5) return cronToOnCalendar(text);
+  if (cronLike && tokens.length > 3) {
+    throw new ScheduleError(`looks like cron but has ${tokens.length} fields: cron takes 5 ("minute hour day-of-month month day-of-week")`);
   }
   if (!SYSTEMD_CALENDAR.test(text)) {
     throw new ScheduleError(

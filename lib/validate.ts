@@ -43,13 +43,17 @@ const integer = (min: number, max: number, what: string) =>
 const MEMORY_UNITS = { kB: 1, MB: 1024, GB: 1024 ** 2, TB: 1024 ** 3 } as const;
 const memorySize = v.pipe(
   v.string('must be a size such as "256MB"'),
-  v.regex(/^[1-9][0-9]{0,9}(kB|MB|GB|TB)$/, 'must be a whole number with a PostgreSQL unit: kB, MB, GB or TB (e.g. "256MB")'),
-  v.check((size) => kilobytes(size) >= 128, 'must be at least 128kB'),
-  v.check((size) => kilobytes(size) <= 1024 ** 4, 'must be at most 1TB'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const size = kilobytes(dataset.value);
+    if (Number.isNaN(size)) addIssue({ message: 'must be a whole number with a PostgreSQL unit: kB, MB, GB or TB (e.g. "256MB")' });
+    else if (size < 128) addIssue({ message: 'must be at least 128kB' });
+    else if (size > MEMORY_UNITS.TB) addIssue({ message: 'must be at most 1TB' });
+  }),
 );
 
 function kilobytes(size: string): number {
-  const match = /^(\d+)(kB|MB|GB|TB)$/.exec(size);
+  const match = /^([1-9][0-9]{0,9})(kB|MB|GB|TB)$/.exec(size);
   return match ? Number(match[1]) * MEMORY_UNITS[match[2] as keyof typeof MEMORY_UNITS] : Number.NaN;
 }
 
@@ -89,6 +93,7 @@ const settingValue = v.union(
 );
 
 const settings = v.pipe(
+  v.custom<Record<string, unknown>>(isPlainObject, 'must be an object of PostgreSQL settings, e.g. { work_mem: "8MB" }'),
   v.record(
     v.pipe(v.string(), v.regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, 'is not a PostgreSQL setting name: use lower-case letters, digits, "_" and one "." for extension settings')),
     settingValue,
@@ -187,7 +192,7 @@ const ConfigSchema = v.pipe(
     const { waitHealthy, podmanVersion: target, dataVolume, backupVolume } = dataset.value;
     const version = parsePodmanVersion(target);
     const { since, argSince } = LOWERABLE_KEYS.Notify;
-    if (waitHealthy && version && !atLeast(version, argSince)) {
+    if (waitHealthy && version && isSupported(version) && !atLeast(version, argSince)) {
       addIssue({
         message: `waiting for a healthy server (Notify=healthy) needs Podman ${formatVersion(argSince)} or newer (${formatVersion(since)} natively): raise podmanVersion, or set waitHealthy to false`,
         path: [settingPathItem(dataset.value, 'waitHealthy')],
@@ -235,8 +240,8 @@ function withDefaults(input: Record<string, unknown>): Record<string, unknown> {
 function toConfigIssue(issue: v.BaseIssue<unknown>, input: Record<string, unknown>): ConfigIssue {
   const keys = (issue.path ?? []).map((item) => String(item.key));
   const path = keys.join('.');
+  const value = keys.reduce<unknown>((node, key) => (isPlainObject(node) ? node[key] : undefined), input);
   if (issue.type === 'strict_object' && issue.expected === 'never') {
-    const value = keys.reduce<unknown>((node, key) => (isPlainObject(node) ? node[key] : undefined), input);
     const parentKeys = KNOWN_FIELDS[keys.slice(0, -1).join('.')] ?? [];
     const suggestion = nearest(keys.at(-1) ?? '', parentKeys);
     return {
@@ -245,7 +250,10 @@ function toConfigIssue(issue: v.BaseIssue<unknown>, input: Record<string, unknow
       message: `is not a config field${suggestion ? `: did you mean "${suggestion}"?` : `; known fields: ${parentKeys.join(', ')}`}`,
     };
   }
-  return { path, value: issue.input, message: issue.message };
+  if (issue.type === 'strict_object' && value === undefined) {
+    return { path, value, message: 'is required when its section is given' };
+  }
+  return { path, value, message: issue.message };
 }
 
 /** The known name closest to a misspelt one, when it is close enough to be a likely typo. */
