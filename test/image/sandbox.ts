@@ -31,13 +31,15 @@ export function sandboxMissing(): string | null {
   return null;
 }
 
-function uid(user: string): number {
+function passwdField(user: string, field: number): number {
   const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
   if (!line) throw new Error(`no user ${user}`);
-  return Number(line.split(':')[2]);
+  return Number(line.split(':')[field]);
 }
 
+const uid = (user: string): number => passwdField(user, 2);
 export const postgresUid = (): number => uid('postgres');
+export const postgresGid = (): number => passwdField('postgres', 3);
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -60,7 +62,12 @@ export interface Server {
 export interface StartOptions {
   args?: string[];
   env?: Record<string, string | undefined>;
+  /** How to log in to tell that the server is ready (TLS options, for instance). */
+  connect?: pg.ClientConfig;
 }
+
+/** Not up yet: nothing listens on TCP (first start, or still starting), or the server says so. */
+const NOT_YET = new Set(['ECONNREFUSED', '57P03']);
 
 export class Sandbox {
   readonly paths;
@@ -91,8 +98,7 @@ export class Sandbox {
     fs.cpSync(IMAGE_DIR, path.join(dir, 'image'), { recursive: true });
     fs.mkdirSync(path.dirname(box.paths.passwordFile));
     fs.writeFileSync(box.paths.passwordFile, password, { mode: 0o400 });
-    const owner = postgresUid();
-    for (const p of walk(dir)) fs.lchownSync(p, owner, owner);
+    for (const p of walk(dir)) fs.lchownSync(p, postgresUid(), postgresGid());
     fs.chmodSync(dir, 0o755);
     return box;
   }
@@ -153,11 +159,11 @@ export class Sandbox {
   /** Starts and waits until the configured role can log in over TCP. */
   async startReady(options: StartOptions = {}): Promise<Server> {
     const server = this.start(options);
-    await this.waitReady(server);
+    await this.waitReady(server, options.connect);
     return server;
   }
 
-  async waitReady(server: Server): Promise<void> {
+  async waitReady(server: Server, config: pg.ClientConfig = {}): Promise<void> {
     let exitCode: number | undefined;
     void server.exited.then((code) => (exitCode = code));
     const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -166,10 +172,13 @@ export class Sandbox {
         throw new Error(`the entrypoint exited with ${exitCode} before the server was ready:\n${server.output()}`);
       }
       try {
-        const client = await this.connect();
+        const client = await this.connect(config);
         await client.end();
         return;
-      } catch {
+      } catch (error) {
+        if (!NOT_YET.has((error as { code?: string }).code ?? '')) {
+          throw new Error(`logging in failed (${String(error)}):\n${server.output()}`);
+        }
         await sleep(100);
       }
     }

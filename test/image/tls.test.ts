@@ -1,0 +1,115 @@
+// TLS with a CA and a server certificate made here: TCP only over TLS, the key usable although the
+// mounted file is one PostgreSQL would refuse, the mount left untouched, and no quiet fallback.
+import { execa } from 'execa';
+import fs from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { skipUnless } from '../support/skip.js';
+import { connectError, postgresGid, postgresUid, type Sandbox, sandboxMissing, withSandbox } from './sandbox.js';
+
+const DOMAIN = 'db.example.test';
+const test = skipUnless(suite('image: TLS'), sandboxMissing(), 'image scripts against PostgreSQL 15');
+
+/** A CA, and in certificates/DOMAIN a server certificate for localhost and 127.0.0.1 laid out as
+ * the read-only mount holds it: root's directory, the key 0640 owned by neither root nor postgres
+ * but readable through postgres's group (PostgreSQL itself refuses such a key). Returns the CA. */
+async function makeCertificates(box: Sandbox): Promise<string> {
+  const work = path.join(box.dir, 'ca');
+  const dir = path.join(box.paths.certificates, DOMAIN);
+  fs.mkdirSync(work);
+  fs.mkdirSync(dir, { recursive: true });
+  const openssl = (...args: string[]) => execa('openssl', args, { cwd: work });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=test CA');
+  await openssl('req', ...ec, '-keyout', path.join(dir, 'privkey.pem'), '-out', 'server.csr', '-subj', '/CN=localhost');
+  fs.writeFileSync(path.join(work, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', path.join(dir, 'fullchain.pem'), '-days', '2', '-extfile', 'san.ext');
+  const nobody = Number((await execa('id', ['-u', 'nobody'])).stdout);
+  fs.chownSync(path.join(dir, 'privkey.pem'), nobody, postgresGid());
+  fs.chmodSync(path.join(dir, 'privkey.pem'), 0o640);
+  fs.chmodSync(path.join(dir, 'fullchain.pem'), 0o644);
+  fs.chownSync(box.paths.certificates, 0, 0);
+  fs.chmodSync(dir, 0o755);
+  return fs.readFileSync(path.join(work, 'ca.pem'), 'utf8');
+}
+
+function snapshot(dir: string): string {
+  return fs.readdirSync(dir).sort().map((name) => {
+    const s = fs.statSync(path.join(dir, name));
+    return `${name} ${s.mode.toString(8)} ${s.uid}:${s.gid} ${s.mtimeMs} ${s.size}`;
+  }).join('\n');
+}
+
+test('verify-full connects over TLS, plain TCP is refused, the key copy is private, and a restart keeps TLS on', async () => {
+  await withSandbox(async (box) => {
+    const ca = await makeCertificates(box);
+    const mount = path.join(box.paths.certificates, DOMAIN);
+    const before = snapshot(mount);
+    const tls = { ssl: { ca, servername: 'localhost' } };
+
+    for (const round of ['first start', 'restart']) {
+      const server = await box.startReady({ env: { DOMAIN }, connect: tls });
+      const [row] = await box.query('SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()', [], tls);
+      assert.is(row.ssl, true, `${round}: the session is encrypted`);
+      assert.match(row.version, /^TLSv1\.[23]$/);
+      assert.is(await connectError(box, { ssl: false }), '28000', `${round}: plain TCP is refused`);
+
+      const psql = await box.runAsPostgres('psql', [
+        `host=localhost port=${box.port} user=poststack dbname=poststack sslmode=verify-full sslrootcert=${path.join(box.dir, 'ca/ca.pem')}`,
+        '--no-psqlrc', '--tuples-only', '--command=SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+      ], { env: { PGPASSWORD: box.password } });
+      assert.is(psql.exitCode, 0, String(psql.all));
+      assert.is(String(psql.stdout).trim(), 't');
+      assert.ok(await box.healthy({ DOMAIN }), `${round}: healthy over TLS`);
+      assert.is(await box.stop(server), 0);
+    }
+
+    const key = fs.statSync(path.join(box.paths.ssl, 'server.key'));
+    assert.is(key.mode & 0o777, 0o600);
+    assert.is(key.uid, postgresUid());
+    assert.is(snapshot(mount), before, 'nothing in the certificate mount changed');
+    const keyOnVolume = fs.readdirSync(box.paths.pgdata, { recursive: true }).some((f) => String(f).endsWith('.key'));
+    assert.not.ok(keyOnVolume, 'no key is written into the data directory');
+  });
+});
+
+test('DOMAIN without a usable key or certificate is an error, never plain text', async () => {
+  await withSandbox(async (box) => {
+    await makeCertificates(box);
+    const key = path.join(box.paths.certificates, DOMAIN, 'privkey.pem');
+
+    fs.chownSync(key, 0, 0);
+    fs.chmodSync(key, 0o600);
+    const unreadable = box.start({ env: { DOMAIN } });
+    assert.is(await unreadable.exited, 1);
+    assert.match(unreadable.output(), /DOMAIN=db\.example\.test asks for TLS, but .*privkey\.pem is missing or not readable by postgres/);
+
+    fs.rmSync(key);
+    const missing = box.start({ env: { DOMAIN } });
+    assert.is(await missing.exited, 1);
+    assert.match(missing.output(), /privkey\.pem is missing or not readable/);
+
+    const noDirectory = box.start({ env: { DOMAIN: 'other.example.test' } });
+    assert.is(await noDirectory.exited, 1);
+    assert.match(noDirectory.output(), /other\.example\.test\/fullchain\.pem is missing/);
+    assert.not.ok(fs.existsSync(path.join(box.paths.pgdata, 'PG_VERSION')), 'nothing was initialized');
+  });
+});
+
+test('a key that does not match the certificate stops the server instead of serving plain text', async () => {
+  await withSandbox(async (box) => {
+    await makeCertificates(box);
+    const other = path.join(box.dir, 'other.key');
+    await execa('openssl', ['genpkey', '-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', other]);
+    const key = path.join(box.paths.certificates, DOMAIN, 'privkey.pem');
+    fs.writeFileSync(key, fs.readFileSync(other));
+    fs.chmodSync(key, 0o640);
+    const server = box.start({ env: { DOMAIN } });
+    assert.is.not(await server.exited, 0);
+    assert.match(server.output(), /private key|key values mismatch/i);
+  });
+});
+
+test.run();
