@@ -1,0 +1,198 @@
+// The same smoke test once in a real container: built from image/ with Podman 5.4, run hardened
+// as the units run it (read-only root, no capabilities, no new privileges, the password as a
+// Podman secret, named volumes, certificates and init files mounted read-only).
+//
+// test/support/trixie.sh holds the tree's lock for as long as one podman command runs, so while
+// the container runs, the health check is run in it the way `podman exec` would: nsenter into its
+// namespaces as UID 999 without capabilities, with the container's environment.
+import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { systemdMissing, trixieRoot } from '../support/real-tools.js';
+import { skipUnless } from '../support/skip.js';
+import { TORTURE_PASSWORD } from './sandbox.js';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+const TRIXIE = path.join(REPO, 'test/support/trixie.sh');
+const TAG = 'localhost/pg-quadlet-image-test:latest';
+const DOMAIN = 'db.example.test';
+const CERTGROUP_GID = 990;
+
+function containerMissing(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (namespaces, chroot)';
+  if (!fs.existsSync(TRIXIE)) return `${TRIXIE} is missing`;
+  return systemdMissing();
+}
+
+const test = skipUnless(suite('image: real container'), containerMissing(), 'the image in a real Podman container');
+
+const trixie = (args: string[]) => execa('bash', [TRIXIE, ...args], { all: true, reject: false });
+
+async function must(args: string[]): Promise<string> {
+  const result = await trixie(args);
+  if (result.exitCode !== 0) throw new Error(`trixie.sh ${args.join(' ')} failed:\n${result.all}`);
+  return String(result.stdout);
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The host PID of the process in the container whose environment holds the run's marker. */
+function findServer(marker: string): number | undefined {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (environ.includes(marker) && cmdline.startsWith('postgres\0')) return Number(entry);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return undefined;
+}
+
+function status(pid: number): Record<string, string> {
+  return Object.fromEntries(
+    fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').filter(Boolean).map((line) => {
+      const i = line.indexOf(':');
+      return [line.slice(0, i), line.slice(i + 1).trim()];
+    }),
+  );
+}
+
+async function healthCheckIn(pid: number): Promise<number> {
+  const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+  const result = await execa('nsenter', [
+    `--target=${pid}`, '--mount', '--uts', '--ipc', '--net', '--pid', '--root', '--wd', '--',
+    'setpriv', '--reuid=999', '--regid=999', '--init-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
+    'env', '-i', ...env, '/usr/local/bin/health-check.sh',
+  ], { reject: false, all: true });
+  return result.exitCode ?? 1;
+}
+
+test('built from image/, run read-only without capabilities: initializes, serves TLS with the secret password, healthy, stops cleanly, restarts', async () => {
+  const id = randomBytes(4).toString('hex');
+  const names = { secret: `pg-image-test-${id}`, data: `pg-image-test-data-${id}`, backups: `pg-image-test-backups-${id}` };
+  // Only the tree is visible to its podman: the mounted files live inside it.
+  const inTree = `/var/tmp/pg-image-test-${id}`;
+  const hostDir = path.join(trixieRoot, inTree);
+  const port = await freePort();
+  let run: ReturnType<typeof trixie> | undefined;
+  let pid: number | undefined;
+  try {
+    await must(['base-image']);
+    await must(['build', path.join(REPO, 'image'), TAG, '--build-arg', 'BASE_IMAGE=localhost/base-debian:latest']);
+
+    const certs = path.join(hostDir, 'certificates', DOMAIN);
+    fs.mkdirSync(certs, { recursive: true });
+    fs.mkdirSync(path.join(hostDir, 'init.d'));
+    fs.writeFileSync(path.join(hostDir, 'init.d/010-schema.sql'), "CREATE TABLE items (name text); INSERT INTO items VALUES ('init');\n");
+    const openssl = (...args: string[]) => execa('openssl', args, { cwd: hostDir });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=test CA');
+    await openssl('req', ...ec, '-keyout', path.join(certs, 'privkey.pem'), '-out', 'server.csr', '-subj', '/CN=localhost');
+    fs.writeFileSync(path.join(hostDir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+    await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+      '-out', path.join(certs, 'fullchain.pem'), '-days', '2', '-extfile', 'san.ext');
+    // Readable only through the certgroup, as on a host where certificates belong to root.
+    fs.chownSync(path.join(certs, 'privkey.pem'), 0, CERTGROUP_GID);
+    fs.chmodSync(path.join(certs, 'privkey.pem'), 0o640);
+    fs.chmodSync(path.join(certs, 'fullchain.pem'), 0o644);
+    const ca = fs.readFileSync(path.join(hostDir, 'ca.pem'), 'utf8');
+
+    fs.writeFileSync(path.join(hostDir, 'password'), TORTURE_PASSWORD, { mode: 0o600 });
+    await must(['run-podman', 'secret', 'create', names.secret, `${inTree}/password`]);
+
+    const client = (config: pg.ClientConfig = {}) =>
+      new pg.Client({
+        host: '127.0.0.1', port, user: 'poststack', database: 'poststack', password: TORTURE_PASSWORD,
+        ssl: { ca, servername: 'localhost' }, connectionTimeoutMillis: 5000, ...config,
+      });
+    const tryConnect = async (config: pg.ClientConfig = {}): Promise<string> => {
+      const c = client(config);
+      try {
+        await c.connect();
+        await c.end();
+        return 'connected';
+      } catch (error) {
+        await c.end().catch(() => undefined);
+        return (error as { code?: string }).code ?? String(error);
+      }
+    };
+
+    for (const round of ['first start', 'restart']) {
+      const marker = `PG_IMAGE_TEST_RUN=${id}-${round === 'first start' ? 1 : 2}`;
+      // The tree's Podman shares the host's network: the port is chosen free here.
+      const current = trixie([
+        'run-podman', 'run', '--rm', `--name=pg-image-test-${id}`,
+        '--read-only', '--cap-drop=all', '--security-opt=no-new-privileges',
+        `--secret=${names.secret},type=mount,target=postgres-password,uid=999,gid=999,mode=0400`,
+        '--env=POSTGRES_PASSWORD_FILE=/run/secrets/postgres-password', `--env=DOMAIN=${DOMAIN}`,
+        `--env=POSTGRES_PORT=${port}`, `--env=${marker}`,
+        `--volume=${names.data}:/data/postgres`, `--volume=${names.backups}:/data/postgres/backups`,
+        `--volume=${inTree}/certificates/${DOMAIN}:/data/certificates/${DOMAIN}:ro`,
+        `--volume=${inTree}/init.d:/data/init.d:ro`,
+        TAG, 'postgres', '-c', 'work_mem=5MB',
+      ]);
+      run = current;
+      const deadline = Date.now() + 120_000;
+      while ((await tryConnect()) !== 'connected') {
+        if (current.exitCode !== null || Date.now() > deadline) {
+          const result = await current;
+          throw new Error(`${round}: the container did not become ready:\n${result.all}`);
+        }
+        await sleep(200);
+      }
+      pid = findServer(marker);
+      assert.ok(pid, `${round}: the server process is found`);
+      const s = status(pid);
+      assert.is(s.NSpid?.split(/\s+/).at(-1), '1', 'the server is PID 1 in the container');
+      assert.is(s.Uid?.split(/\s+/)[0], '999');
+      assert.ok(s.Groups?.split(/\s+/).includes(String(CERTGROUP_GID)), 'in the certgroup');
+      assert.is(s.CapEff, '0000000000000000');
+      assert.is(s.NoNewPrivs, '1');
+
+      const c = client();
+      await c.connect();
+      const { rows } = await c.query(
+        "SELECT (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl, current_setting('work_mem') AS work_mem, (SELECT count(*)::int FROM items) AS items",
+      );
+      await c.end();
+      assert.equal(rows[0], { ssl: true, work_mem: '5MB', items: 1 }, `${round}: TLS, the argument, the init file once`);
+      assert.is(await tryConnect({ ssl: false }), '28000', 'plain TCP is refused');
+      assert.is(await tryConnect({ password: 'wrong' }), '28P01');
+      assert.is(await healthCheckIn(pid), 0, `${round}: health-check.sh passes in the container`);
+
+      process.kill(pid, 'SIGINT');
+      const result = await current;
+      assert.is(result.exitCode, 0, String(result.all));
+      assert.match(String(result.all), /database system is shut down/);
+      if (round === 'restart') assert.not.match(String(result.all), /not properly shut down|running \/data\/init\.d/);
+      run = undefined;
+      pid = undefined;
+    }
+  } finally {
+    if (run && run.exitCode === null) {
+      if (pid) process.kill(pid, 'SIGKILL');
+      await Promise.race([run, sleep(30_000)]);
+    }
+    await trixie(['run-podman', 'volume', 'rm', '--force', names.data, names.backups]);
+    await trixie(['run-podman', 'secret', 'rm', '--ignore', names.secret]);
+    fs.rmSync(hostDir, { recursive: true, force: true });
+  }
+});
+
+test.run();
