@@ -27,7 +27,7 @@ trap 'echo "setup: step \"$STEP\" failed (exit $?)" >&2' ERR
 
 say() { echo "setup: $*"; }
 
-# debootstrap unmounts what it mounted only when it ends normally.
+# A tree an older or killed run left may still have something mounted inside.
 unmount_under() {
   local mnt
   while read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done \
@@ -148,13 +148,18 @@ step_trixie_tree() {
   else say "building trixie tree (about a minute)..."; fi
   local t0=$SECONDS work=$CACHE/trixie.tmp
   remove_tree "$work"
-  trap 'unmount_under "$CACHE/trixie.tmp"' EXIT
-  debootstrap --variant=minbase --include="$TREE_PACKAGES" trixie "$work" "$MIRROR" \
+  # In a private mount namespace, debootstrap's /proc and /sys mounts go away even if it is killed.
+  unshare --mount --propagation private \
+    debootstrap --variant=minbase --include="$TREE_PACKAGES" trixie "$work" "$MIRROR" \
     > "$CACHE/debootstrap.log" 2>&1 || { tail -n 20 "$CACHE/debootstrap.log" >&2; return 1; }
   configure_tree "$work"
   echo "$TREE_RECIPE" > "$work/.pg-quadlet-test-ready"
+  # Not under a booted machine or a build (test/support/trixie.sh): they hold this lock.
+  exec 8>"$CACHE/trixie.lock"
+  flock 8
   remove_tree "$TREE"
   mv "$work" "$TREE"
+  exec 8>&-
   say "trixie tree built in $((SECONDS - t0)) s ($(du -sh --one-file-system "$TREE" | cut -f1))"
 }
 
