@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface UnitFile {
   /** A file name such as `postgres.container`, or `NAME.d/NN-x.conf` for a drop-in. */
@@ -44,6 +45,7 @@ export const quadletPath = path.join(cacheDir, 'podman/usr/libexec/podman/quadle
 export const trixieRoot = path.join(cacheDir, 'trixie');
 const trixieReady = path.join(trixieRoot, '.pg-quadlet-test-ready');
 const SETUP_HINT = 'run test/setup.sh as root';
+export const trixieScript = fileURLToPath(new URL('./trixie.sh', import.meta.url));
 
 export function quadletMissing(): string | null {
   try {
@@ -189,4 +191,19 @@ export async function systemdCalendar(expr: string): Promise<CalendarResult> {
   const { exitCode, output } = await inTrixie(['systemd-analyze', 'calendar', '--iterations=1', expr]);
   const normalized = exitCode === 0 ? (/^\s*Normalized form: (.*)$/m.exec(output)?.[1] ?? '') : '';
   return { ok: exitCode === 0 && normalized !== '', normalized, output };
+}
+
+/**
+ * test/support/trixie.sh with the given arguments (`base-image`, `build CONTEXT TAG ...`,
+ * `run-podman ...`): Podman 5.4 from the trixie tree, with the host's network. It waits while
+ * another user of the tree holds the tree's lock, and must not overlap a machine booted from it.
+ */
+export async function trixie(args: string[], opts: { timeoutMs?: number } = {}) {
+  const r = await execa('bash', ['--norc', '--noprofile', trixieScript, ...args], {
+    stdin: 'ignore',
+    reject: false,
+    all: true,
+    timeout: opts.timeoutMs ?? 600_000,
+  });
+  return { exitCode: r.exitCode ?? -1, output: r.all ?? '' };
 }
