@@ -57,12 +57,13 @@ if [[ -n ${CONTEXT:-} ]]; then
 fi
 exec chroot "$T" /bin/sh -c "cd $dir && exec /usr/bin/catatonit -- podman \"\$@\"" sh "$@"'
 
-# The command gets a cgroup of its own, under this shell's, that the namespace sees as its root:
-# Podman's cgroups land in it, and it is emptied and removed afterwards.
 CGROUP=
 CMD=
 FAILED=
 FAILED_RC=
+
+# The command gets a cgroup of its own, under this shell's, that the namespace sees as its root:
+# Podman's cgroups land in it, and it is emptied and removed afterwards.
 make_cgroup() {
   local root
   root=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
