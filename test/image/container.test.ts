@@ -96,6 +96,14 @@ test('built from image/, run read-only without capabilities: initializes, serves
     await must(['base-image']);
     await must(['build', path.join(REPO, 'image'), TAG, '--build-arg', 'BASE_IMAGE=localhost/base-debian:latest']);
 
+    // Any other command runs as given: every binary finds its libraries, PgBouncer included.
+    const tools = await must([
+      'run-podman', 'run', '--rm', '--read-only', '--cap-drop=all', '--network=none', TAG, 'bash', '-c',
+      'find /usr/lib/postgresql /usr/sbin/pgbouncer -type f \\( -perm -u+x -o -name "*.so" \\) -exec ldd {} + 2>/dev/null | grep -c "not found"; ' +
+        'pgbouncer --version | head -n 1; psql --version; pg_dump --version',
+    ]).catch((error: Error) => error.message);
+    assert.match(tools, /^0\nPgBouncer 1\.\d+.*\npsql \(PostgreSQL\) 15\.\d+.*\npg_dump \(PostgreSQL\) 15\./);
+
     const certs = path.join(hostDir, 'certificates', DOMAIN);
     fs.mkdirSync(certs, { recursive: true });
     fs.mkdirSync(path.join(hostDir, 'init.d'));
@@ -168,10 +176,11 @@ test('built from image/, run read-only without capabilities: initializes, serves
       const c = client();
       await c.connect();
       const { rows } = await c.query(
-        "SELECT (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl, current_setting('work_mem') AS work_mem, (SELECT count(*)::int FROM items) AS items",
+        "SELECT (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl, current_setting('work_mem') AS work_mem, (SELECT count(*)::int FROM items) AS items, " +
+          "to_char(timestamptz '2024-07-01 12:00Z' AT TIME ZONE 'Europe/Berlin', 'HH24:MI') AS berlin",
       );
       await c.end();
-      assert.equal(rows[0], { ssl: true, work_mem: '5MB', items: 1 }, `${round}: TLS, the argument, the init file once`);
+      assert.equal(rows[0], { ssl: true, work_mem: '5MB', items: 1, berlin: '14:00' }, `${round}: TLS, the argument, the init file once, time zones`);
       assert.is(await tryConnect({ ssl: false }), '28000', 'plain TCP is refused');
       assert.is(await tryConnect({ password: 'wrong' }), '28P01');
       assert.is(await healthCheckIn(pid), 0, `${round}: health-check.sh passes in the container`);
