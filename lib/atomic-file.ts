@@ -8,6 +8,18 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSyn
 import path from 'node:path';
 
 export function writeFileAtomic(file: string, content: string, mode = 0o644): void {
+  const temporary = stageFile(file, content, mode);
+  try {
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+  syncDirectory(path.dirname(file));
+}
+
+/** Writes and flushes the content to a new temporary file beside `file`; returns its path. */
+export function stageFile(file: string, content: string, mode = 0o644): string {
   const dir = path.dirname(file);
   mkdirSync(dir, { recursive: true });
   const temporary = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -15,23 +27,17 @@ export function writeFileAtomic(file: string, content: string, mode = 0o644): vo
   try {
     writeSync(fd, content);
     fsyncSync(fd);
+    closeSync(fd);
   } catch (error) {
     closeSync(fd);
     rmSync(temporary, { force: true });
     throw error;
   }
-  closeSync(fd);
-  try {
-    renameSync(temporary, file);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw error;
-  }
-  syncDirectory(dir);
+  return temporary;
 }
 
-/** Makes the rename itself durable: without it a crash can forget the new directory entry. */
-function syncDirectory(dir: string): void {
+/** Makes renames durable: without it a crash can forget the new directory entry. */
+export function syncDirectory(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);

@@ -1,0 +1,104 @@
+/**
+ * `status`: each unit's state, the container's health, the backup timer's last and next run, and
+ * live facts from the database. `healthy` is false, with the reasons in `problems`, when
+ * anything is wrong.
+ */
+import type { ClientConfig } from 'pg';
+import type { PostgresServiceConfig } from '../config.js';
+import { databaseFacts, type DatabaseFacts } from '../database-facts.js';
+import { Podman } from '../podman.js';
+import { renderUnits } from '../render.js';
+import type { Runner } from '../runner.js';
+import { Systemctl } from '../systemctl.js';
+import { localAddress } from './url.js';
+
+export interface UnitState {
+  readonly unit: string;
+  readonly load: string;
+  readonly active: string;
+  readonly sub: string;
+}
+
+export interface TimerState {
+  readonly unit: string;
+  readonly active: string;
+  /** As systemd shows them; empty when never run / not scheduled. */
+  readonly lastRun: string;
+  readonly nextRun: string;
+  /** The backup service's last result: `success`, or how it failed. */
+  readonly lastResult: string;
+}
+
+export interface Status {
+  readonly healthy: boolean;
+  readonly problems: string[];
+  readonly units: UnitState[];
+  readonly health: string | null;
+  readonly timer: TimerState | null;
+  readonly database: DatabaseFacts | null;
+}
+
+export interface StatusOptions {
+  readonly config: PostgresServiceConfig;
+  readonly runner: Runner;
+  /** How to reach the database; by default through the published port with the secret's password. */
+  readonly connection?: ClientConfig;
+}
+
+export async function status({ config, runner, connection }: StatusOptions): Promise<Status> {
+  const systemctl = new Systemctl(runner, config.rootless);
+  const podman = new Podman(runner);
+  const problems: string[] = [];
+
+  const units: UnitState[] = [];
+  for (const unit of renderUnits(config)) {
+    const shown = await systemctl.show(unit.unitName, ['LoadState', 'ActiveState', 'SubState']);
+    const state = { unit: unit.unitName, load: shown.LoadState ?? '', active: shown.ActiveState ?? '', sub: shown.SubState ?? '' };
+    units.push(state);
+    if (state.load !== 'loaded') problems.push(`${unit.unitName} is ${state.load || 'unknown'} (is it installed? run pg-quadlet install)`);
+  }
+  const service = units.find((unit) => unit.unit === `${config.name}.service`);
+  if (service?.load === 'loaded' && service.active !== 'active') problems.push(`${service.unit} is ${service.active} (${service.sub})`);
+
+  const health = (await podman.health(config.name)) ?? null;
+  if (service?.active === 'active' && health !== 'healthy') problems.push(`the container's health check says ${health ?? 'nothing'}`);
+
+  let timer: TimerState | null = null;
+  if (config.backup.enabled) {
+    const unit = `${config.name}-backup.timer`;
+    const shown = await systemctl.show(unit, ['ActiveState', 'LastTriggerUSec', 'NextElapseUSecRealtime']);
+    const backup = await systemctl.show(`${config.name}-backup.service`, ['Result']);
+    timer = {
+      unit,
+      active: shown.ActiveState ?? '',
+      lastRun: shown.LastTriggerUSec === 'n/a' ? '' : (shown.LastTriggerUSec ?? ''),
+      nextRun: shown.NextElapseUSecRealtime === 'n/a' ? '' : (shown.NextElapseUSecRealtime ?? ''),
+      lastResult: backup.Result ?? '',
+    };
+    if (timer.active !== 'active') problems.push(`${unit} is ${timer.active || 'unknown'}: backups are not scheduled`);
+    if (timer.lastResult !== '' && timer.lastResult !== 'success') problems.push(`the last backup failed (${timer.lastResult}): see journalctl -u ${config.name}-backup.service`);
+  }
+
+  let database: DatabaseFacts | null = null;
+  if (service?.active === 'active') {
+    try {
+      database = await databaseFacts(connection ?? (await defaultConnection(config, podman)));
+    } catch (error) {
+      problems.push(`the database did not answer: ${(error as Error).message}`);
+    }
+  }
+  return { healthy: problems.length === 0, problems, units, health, timer, database };
+}
+
+async function defaultConnection(config: PostgresServiceConfig, podman: Podman): Promise<ClientConfig> {
+  return {
+    host: localAddress(config.bindAddress),
+    port: config.port,
+    user: config.user,
+    database: config.database,
+    password: await podman.secretValue(config.passwordSecret),
+    // A local probe over loopback: encrypted as the server demands, but not verified against a
+    // CA this host may not carry (clients elsewhere use verify-full, see connectionUrl).
+    ...(config.tls ? { ssl: { servername: config.tls.domain, rejectUnauthorized: false } } : {}),
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * How pg-quadlet runs systemctl and podman: one small interface, so the commands can be tested
+ * in-process against a recording stand-in, and the real implementation on execa.
+ */
+import { execa } from 'execa';
+
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  /** Written to the command's standard input: how secrets are passed, never as arguments. */
+  readonly input?: string;
+}
+
+export interface Runner {
+  run(file: string, args: readonly string[], options?: RunOptions): Promise<CommandResult>;
+}
+
+/** A command that could not run, or failed: one line names it and its error; `result` has the rest. */
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+  readonly code = 'PG_QUADLET_COMMAND';
+
+  constructor(
+    readonly command: string,
+    readonly result: CommandResult | undefined,
+    reason: string,
+  ) {
+    super(`${command}: ${reason}`);
+  }
+}
+
+export function isCommandError(error: unknown): error is CommandError {
+  return error instanceof Error && (error as { code?: unknown }).code === 'PG_QUADLET_COMMAND';
+}
+
+/** Runs for real; `log` (for `--verbose`) sees each command line, never its input. */
+export function execaRunner(log?: (line: string) => void): Runner {
+  return {
+    async run(file, args, options = {}) {
+      log?.(`$ ${[file, ...args].join(' ')}`);
+      const result = await execa(file, args, { reject: false, stripFinalNewline: true, input: options.input ?? '' });
+      if (result.exitCode === undefined) {
+        const reason = result.code === 'ENOENT' ? 'not found: is it installed and on PATH?' : (result.originalMessage ?? result.shortMessage);
+        throw new CommandError(file, undefined, reason ?? 'could not run');
+      }
+      return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+    },
+  };
+}
+
+/** Runs a command that must succeed, and returns its output. */
+export async function runChecked(runner: Runner, file: string, args: readonly string[], options?: RunOptions): Promise<string> {
+  const result = await runner.run(file, args, options);
+  if (result.exitCode !== 0) {
+    const detail = (result.stderr || result.stdout).trim().split('\n').at(-1) ?? '';
+    throw new CommandError(`${file} ${args.join(' ')}`, result, `exit ${result.exitCode}${detail ? `: ${detail}` : ''}`);
+  }
+  return result.stdout;
+}
