@@ -167,7 +167,7 @@ pgq_temp_server_stop() {
 	pg_ctl --pgdata="$PGDATA" --mode=fast --wait --timeout=60 stop >&2
 }
 
-# The password travels in psql's environment and is quoted by psql (:'password'); the session
+# The password travels in psql's environment and is quoted by psql (:'password'); the connection
 # keeps the statement that carries it out of the server log and out of pg_stat_statements.
 pgq_create_user_and_database() {
 	PGQ_PASSWORD="$pgq_password" psql --no-psqlrc --quiet --set=ON_ERROR_STOP=1 \

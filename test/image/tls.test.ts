@@ -52,7 +52,7 @@ test('verify-full connects over TLS, plain TCP is refused, the key copy is priva
     for (const round of ['first start', 'restart']) {
       const server = await box.startReady({ env: { DOMAIN }, connect: tls });
       const [row] = await box.query('SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()', [], tls);
-      assert.is(row.ssl, true, `${round}: the session is encrypted`);
+      assert.is(row.ssl, true, `${round}: the connection is encrypted`);
       assert.match(row.version, /^TLSv1\.[23]$/);
       assert.is(await connectError(box, { ssl: false }), '28000', `${round}: plain TCP is refused`);
 
