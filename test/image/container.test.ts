@@ -8,14 +8,13 @@
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { systemdMissing, trixieRoot } from '../support/real-tools.js';
 import { skipUnless } from '../support/skip.js';
-import { TORTURE_PASSWORD } from './sandbox.js';
+import { freePort, makeCertificates, sleep, TORTURE_PASSWORD } from './sandbox.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const TRIXIE = path.join(REPO, 'test/support/trixie.sh');
@@ -38,16 +37,6 @@ async function must(args: string[]): Promise<string> {
   if (result.exitCode !== 0) throw new Error(`trixie.sh ${args.join(' ')} failed:\n${result.all}`);
   return String(result.stdout);
 }
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The host PID of the process in the container whose environment holds the run's marker. */
 function findServer(marker: string): number | undefined {
@@ -105,21 +94,12 @@ test('built from image/, run read-only without capabilities: initializes, serves
     assert.match(tools, /^0\nPgBouncer 1\.\d+.*\npsql \(PostgreSQL\) 15\.\d+.*\npg_dump \(PostgreSQL\) 15\./);
 
     const certs = path.join(hostDir, 'certificates', DOMAIN);
-    fs.mkdirSync(certs, { recursive: true });
+    const ca = await makeCertificates(hostDir, certs);
     fs.mkdirSync(path.join(hostDir, 'init.d'));
     fs.writeFileSync(path.join(hostDir, 'init.d/010-schema.sql'), "CREATE TABLE items (name text); INSERT INTO items VALUES ('init');\n");
-    const openssl = (...args: string[]) => execa('openssl', args, { cwd: hostDir });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=test CA');
-    await openssl('req', ...ec, '-keyout', path.join(certs, 'privkey.pem'), '-out', 'server.csr', '-subj', '/CN=localhost');
-    fs.writeFileSync(path.join(hostDir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-    await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-      '-out', path.join(certs, 'fullchain.pem'), '-days', '2', '-extfile', 'san.ext');
     // Readable only through the certgroup, as on a host where certificates belong to root.
     fs.chownSync(path.join(certs, 'privkey.pem'), 0, CERTGROUP_GID);
     fs.chmodSync(path.join(certs, 'privkey.pem'), 0o640);
-    fs.chmodSync(path.join(certs, 'fullchain.pem'), 0o644);
-    const ca = fs.readFileSync(path.join(hostDir, 'ca.pem'), 'utf8');
 
     fs.writeFileSync(path.join(hostDir, 'password'), TORTURE_PASSWORD, { mode: 0o600 });
     await must(['run-podman', 'secret', 'create', names.secret, `${inTree}/password`]);

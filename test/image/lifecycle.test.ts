@@ -5,11 +5,9 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipUnless } from '../support/skip.js';
-import { connectError, sandboxMissing, withSandbox } from './sandbox.js';
+import { connectError, sandboxMissing, sleep, withSandbox } from './sandbox.js';
 
 const test = skipUnless(suite('image: lifecycle'), sandboxMissing(), 'image scripts against PostgreSQL 15');
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

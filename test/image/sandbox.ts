@@ -41,7 +41,7 @@ const uid = (user: string): number => passwdField(user, 2);
 export const postgresUid = (): number => uid('postgres');
 export const postgresGid = (): number => passwdField('postgres', 3);
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -49,7 +49,23 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Makes a CA in `work` and, in `dir`, `fullchain.pem` and `privkey.pem` for localhost and
+ * 127.0.0.1, signed by it, as a certificate directory holds them. Returns the CA certificate. */
+export async function makeCertificates(work: string, dir: string): Promise<string> {
+  fs.mkdirSync(work, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const openssl = (...args: string[]) => execa('openssl', args, { cwd: work });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=test CA');
+  await openssl('req', ...ec, '-keyout', path.join(dir, 'privkey.pem'), '-out', 'server.csr', '-subj', '/CN=localhost');
+  fs.writeFileSync(path.join(work, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', path.join(dir, 'fullchain.pem'), '-days', '2', '-extfile', 'san.ext');
+  fs.chmodSync(path.join(dir, 'fullchain.pem'), 0o644);
+  return fs.readFileSync(path.join(work, 'ca.pem'), 'utf8');
+}
 
 /** The entrypoint started as the server: its output, and ways to wait for it. */
 export interface Server {

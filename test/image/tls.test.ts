@@ -6,7 +6,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipUnless } from '../support/skip.js';
-import { connectError, postgresGid, postgresUid, type Sandbox, sandboxMissing, withSandbox } from './sandbox.js';
+import { connectError, makeCertificates, postgresGid, postgresUid, type Sandbox, sandboxMissing, withSandbox } from './sandbox.js';
 
 const DOMAIN = 'db.example.test';
 const test = skipUnless(suite('image: TLS'), sandboxMissing(), 'image scripts against PostgreSQL 15');
@@ -14,25 +14,14 @@ const test = skipUnless(suite('image: TLS'), sandboxMissing(), 'image scripts ag
 /** A CA, and in certificates/DOMAIN a server certificate for localhost and 127.0.0.1 laid out as
  * the read-only mount holds it: root's directory, the key 0640 owned by neither root nor postgres
  * but readable through postgres's group (PostgreSQL itself refuses such a key). Returns the CA. */
-async function makeCertificates(box: Sandbox): Promise<string> {
-  const work = path.join(box.dir, 'ca');
+async function certificatesFor(box: Sandbox): Promise<string> {
   const dir = path.join(box.paths.certificates, DOMAIN);
-  fs.mkdirSync(work);
-  fs.mkdirSync(dir, { recursive: true });
-  const openssl = (...args: string[]) => execa('openssl', args, { cwd: work });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=test CA');
-  await openssl('req', ...ec, '-keyout', path.join(dir, 'privkey.pem'), '-out', 'server.csr', '-subj', '/CN=localhost');
-  fs.writeFileSync(path.join(work, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', path.join(dir, 'fullchain.pem'), '-days', '2', '-extfile', 'san.ext');
+  const ca = await makeCertificates(path.join(box.dir, 'ca'), dir);
   const nobody = Number((await execa('id', ['-u', 'nobody'])).stdout);
   fs.chownSync(path.join(dir, 'privkey.pem'), nobody, postgresGid());
   fs.chmodSync(path.join(dir, 'privkey.pem'), 0o640);
-  fs.chmodSync(path.join(dir, 'fullchain.pem'), 0o644);
   fs.chownSync(box.paths.certificates, 0, 0);
-  fs.chmodSync(dir, 0o755);
-  return fs.readFileSync(path.join(work, 'ca.pem'), 'utf8');
+  return ca;
 }
 
 function snapshot(dir: string): string {
@@ -44,7 +33,7 @@ function snapshot(dir: string): string {
 
 test('verify-full connects over TLS, plain TCP is refused, the key copy is private, and a restart keeps TLS on', async () => {
   await withSandbox(async (box) => {
-    const ca = await makeCertificates(box);
+    const ca = await certificatesFor(box);
     const mount = path.join(box.paths.certificates, DOMAIN);
     const before = snapshot(mount);
     const tls = { ssl: { ca, servername: 'localhost' } };
@@ -77,7 +66,7 @@ test('verify-full connects over TLS, plain TCP is refused, the key copy is priva
 
 test('DOMAIN without a usable key or certificate is an error, never plain text', async () => {
   await withSandbox(async (box) => {
-    await makeCertificates(box);
+    await certificatesFor(box);
     const key = path.join(box.paths.certificates, DOMAIN, 'privkey.pem');
 
     fs.chownSync(key, 0, 0);
@@ -100,7 +89,7 @@ test('DOMAIN without a usable key or certificate is an error, never plain text',
 
 test('a key that does not match the certificate stops the server instead of serving plain text', async () => {
   await withSandbox(async (box) => {
-    await makeCertificates(box);
+    await certificatesFor(box);
     const other = path.join(box.dir, 'other.key');
     await execa('openssl', ['genpkey', '-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', other]);
     const key = path.join(box.paths.certificates, DOMAIN, 'privkey.pem');
