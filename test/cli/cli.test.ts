@@ -100,6 +100,21 @@ test('purging asks first: without a terminal and without --yes nothing is purged
   assert.match(result.stderr, /nothing was purged \(answer yes, or pass --yes\)/);
 });
 
+test('--set may come before the command, once per field', async () => {
+  const result = await cli(['--set', 'port=7000', '--set', 'name=billing', 'render', '--json']);
+  assert.is(result.exitCode, 0, result.stderr);
+  const container = (JSON.parse(result.stdout) as Array<{ fileName: string; content: string }>).find((unit) => unit.fileName === 'billing.container');
+  assert.match(container?.content ?? '', /^PublishPort=127\.0\.0\.1:7000:5432$/m);
+});
+
+test('the built command (what npm installs) renders the same files as the library', async () => {
+  const built = path.resolve(import.meta.dirname, '../../dist/bin/pg-quadlet.js');
+  assert.ok(fs.existsSync(built), 'run npm run build first (npm install does it)');
+  const result = await execa(process.execPath, [built, 'render', '--json'], { reject: false, cwd: scratch, env: { PATH: process.env.PATH ?? '' }, extendEnv: false });
+  assert.is(result.exitCode, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout), renderUnits());
+});
+
 test('url prints the masked connection string', async () => {
   const result = await cli(['url', '--set', 'tls.domain=db.example.com']);
   assert.is(result.stdout, 'postgresql://poststack:***@db.example.com:5432/poststack?sslmode=verify-full');
