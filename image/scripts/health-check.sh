@@ -4,7 +4,7 @@
 # refuses new logins, so neither is ever reported healthy. With TLS on, the login uses TLS
 # (sslmode=prefer); the host is loopback, so the certificate's name is not checked.
 set -Eeuo pipefail
-# shellcheck source=entrypoint.sh
+# shellcheck source-path=SCRIPTDIR source=entrypoint.sh
 source "${BASH_SOURCE[0]%/*}/entrypoint.sh"
 pgq_setup_env
 pgq_read_password
