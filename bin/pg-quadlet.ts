@@ -95,6 +95,15 @@ await yargs(hideBin(process.argv))
     },
   )
   .command(
+    'schema',
+    'Print the JSON Schema of the config (for editors; also shipped as docs/config.schema.json)',
+    () => {},
+    async () => {
+      const { configJsonSchema } = await import('../lib/json-schema.js');
+      out(JSON.stringify(configJsonSchema(), null, 2));
+    },
+  )
+  .command(
     'install',
     'Install the units into systemd, create the password secret, reload, enable the backup timer',
     (command) =>

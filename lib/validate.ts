@@ -185,7 +185,7 @@ const KNOWN_FIELDS: Readonly<Record<string, readonly string[]>> = {
   backup: Object.keys(BackupSchema.entries),
 };
 
-const ConfigSchema = v.pipe(
+export const ConfigSchema = v.pipe(
   v.strictObject(ConfigEntries),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
