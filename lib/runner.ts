@@ -42,7 +42,10 @@ export function execaRunner(log?: (line: string) => void): Runner {
   return {
     async run(file, args, options = {}) {
       log?.(`$ ${[file, ...args].join(' ')}`);
-      const result = await execa(file, args, { reject: false, stripFinalNewline: true, input: options.input ?? '' });
+      // Node gives a child a socket as standard input, and `podman secret create NAME -` refuses
+      // anything but a pipe: input goes through `cat`, which hands the command a real one.
+      const piped = options.input !== undefined;
+      const result = await execa(piped ? 'sh' : file, piped ? ['-c', 'cat | "$@"', 'sh', file, ...args] : args, { reject: false, stripFinalNewline: true, input: options.input ?? '' });
       if (result.exitCode === undefined) {
         const reason = result.code === 'ENOENT' ? 'not found: is it installed and on PATH?' : (result.originalMessage ?? result.shortMessage);
         throw new CommandError(file, undefined, reason ?? 'could not run');
