@@ -181,12 +181,14 @@ await yargs(hideBin(process.argv))
     (command) =>
       command
         .option('show-password', { type: 'boolean', default: false, describe: 'Include the real password (read from the Podman secret)' })
+        .option('pooled', { type: 'boolean', default: false, describe: 'Connect through PgBouncer (pool.enabled)' })
         .example('$0 url', 'postgresql://poststack:***@127.0.0.1:5432/poststack?sslmode=disable')
-        .example('export DATABASE_URL="$($0 url --show-password)"', 'Hand it to an application'),
+        .example('export DATABASE_URL="$($0 url --show-password)"', 'Hand it to an application')
+        .example('$0 url --pooled', 'The same through PgBouncer'),
     async (argv) => {
       const ctx = await context(argv);
       const { url } = await import('../lib/commands/url.js');
-      out(await url(ctx.config, ctx.runner, argv['show-password']));
+      out(await url(ctx.config, ctx.runner, { showPassword: argv['show-password'], pooled: argv.pooled }));
     },
   )
   .demandCommand(1, 'Give a command: see the list above.')

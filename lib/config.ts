@@ -28,6 +28,21 @@ export interface BackupConfig {
   readonly randomizedDelaySec: number;
 }
 
+export type PoolMode = 'transaction' | 'session' | 'statement';
+
+export interface PoolConfig {
+  /** Run PgBouncer in front of PostgreSQL, in its own container on a shared network. */
+  readonly enabled: boolean;
+  /** Host port published for PgBouncer, on the same address as PostgreSQL. */
+  readonly port: number;
+  /** When a server connection returns to the pool: after each transaction (default), session or statement. */
+  readonly mode: PoolMode;
+  /** Client connections PgBouncer accepts. */
+  readonly maxClientConn: number;
+  /** Server connections per database and user. */
+  readonly defaultPoolSize: number;
+}
+
 export interface PostgresServiceConfig {
   /** Name of the container and of its systemd service (`<name>.service`). */
   readonly name: string;
@@ -59,6 +74,7 @@ export interface PostgresServiceConfig {
   /** Serve TLS with the certificates of this domain; plain TCP is then refused. */
   readonly tls?: TlsConfig;
   readonly backup: BackupConfig;
+  readonly pool: PoolConfig;
   /** Units for a user's systemd (`systemctl --user`) instead of the system's. */
   readonly rootless: boolean;
   /** Oldest Podman the units must work with, `major.minor` (4.6 or newer). */
@@ -97,6 +113,13 @@ export const DEFAULTS = {
     keepDays: 7,
     keepMin: 3,
     randomizedDelaySec: 300,
+  },
+  pool: {
+    enabled: false,
+    port: 6432,
+    mode: 'transaction',
+    maxClientConn: 1000,
+    defaultPoolSize: 20,
   },
   rootless: false,
   podmanVersion: '5.4',

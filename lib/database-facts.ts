@@ -71,3 +71,34 @@ export async function databaseFacts(connection: ClientConfig, top = 5): Promise<
     await client.end();
   }
 }
+
+export interface PoolFacts {
+  /** Client connections using a server connection, and waiting for one. */
+  readonly clientsActive: number;
+  readonly clientsWaiting: number;
+  /** Server connections in use, and idle in the pool. */
+  readonly serversActive: number;
+  readonly serversIdle: number;
+  /** Longest current wait for a server connection, in seconds. */
+  readonly maxWaitSeconds: number;
+}
+
+/** Figures from PgBouncer's admin console (`SHOW POOLS`), summed over its pools. */
+export async function poolFacts(connection: ClientConfig): Promise<PoolFacts> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionTimeoutMillis: 5000, ...connection, database: 'pgbouncer' });
+  await client.connect();
+  try {
+    const { rows } = await client.query<Record<string, string | number>>('SHOW POOLS');
+    const sum = (column: string) => rows.reduce((total, row) => total + Number(row[column] ?? 0), 0);
+    return {
+      clientsActive: sum('cl_active'),
+      clientsWaiting: sum('cl_waiting'),
+      serversActive: sum('sv_active'),
+      serversIdle: sum('sv_idle'),
+      maxWaitSeconds: rows.reduce((longest, row) => Math.max(longest, Number(row.maxwait ?? 0)), 0),
+    };
+  } finally {
+    await client.end();
+  }
+}

@@ -29,6 +29,9 @@ export const CONTAINER = {
   healthCheck: '/usr/local/bin/health-check.sh',
   backupScript: '/usr/local/bin/backup.sh',
   port: 5432,
+  poolScript: '/usr/local/bin/pool.sh',
+  poolHealthCheck: '/usr/local/bin/pool-health-check.sh',
+  poolPort: 6432,
   uid: 999,
 } as const;
 
@@ -40,6 +43,7 @@ export function renderUnits(input: PostgresServiceInput = {}): RenderedUnit[] {
   const config = resolveConfig(input);
   const units: RenderedUnit[] = [
     containerUnit(config),
+    ...(config.pool.enabled ? [poolUnit(config), networkUnit(config)] : []),
     volumeUnit(config, config.dataVolume, 'data'),
     volumeUnit(config, config.backupVolume, 'backups'),
     backupServiceUnit(config),
@@ -50,33 +54,83 @@ export function renderUnits(input: PostgresServiceInput = {}): RenderedUnit[] {
 
 function containerUnit(config: PostgresServiceConfig): RenderedUnit {
   const fileName = `${config.name}.container`;
+  const content = renderTemplate('container', {
+    ...runtimeView(config, { healthCmd: CONTAINER.healthCheck, stopSignal: 'SIGINT', shmSize: '256m' }),
+    dropIn: `${fileName}.d/override.conf next to this file`,
+    description: unitValue(`PostgreSQL ${config.postgresVersion} (${config.name})`),
+    image: command([config.image]),
+    containerName: command([config.name]),
+    network: config.pool.enabled ? command([`${config.name}.network`]) : undefined,
+    volumes: [
+      `${config.dataVolume}.volume:${CONTAINER.dataDir}`,
+      `${config.backupVolume}.volume:${CONTAINER.backupDir}`,
+      ...certificateVolumes(config),
+      ...(config.initScripts ? [`${config.initScripts}:${CONTAINER.initDir}:ro`] : []),
+    ].map((volume) => command([volume])),
+    secrets: [passwordSecret(config)],
+    environment: environmentLines({
+      POSTGRES_DB: config.database,
+      POSTGRES_USER: config.user,
+      POSTGRES_PASSWORD_FILE: CONTAINER.passwordFile,
+      POSTGRES_MAX_CONNECTIONS: String(config.maxConnections),
+      POSTGRES_SHARED_BUFFERS: config.sharedBuffers,
+      ...(config.tls ? { DOMAIN: config.tls.domain } : {}),
+      BACKUP_KEEP_DAYS: String(config.backup.keepDays),
+      BACKUP_KEEP_MIN: String(config.backup.keepMin),
+    }),
+    publishPort: command([`${publishHost(config.bindAddress)}:${config.port}:${CONTAINER.port}`]),
+    exec: Object.keys(config.settings).length > 0 ? command(['postgres', ...settingArgs(config.settings)]) : undefined,
+  });
+  return { fileName, content, target: 'quadlet', unitName: `${config.name}.service` };
+}
+
+function poolUnit(config: PostgresServiceConfig): RenderedUnit {
+  const name = `${config.name}-pool`;
+  const fileName = `${name}.container`;
+  const content = renderTemplate('pool.container', {
+    // PgBouncer's SIGTERM closes at once and clients reconnect; its SIGINT would wait for them.
+    ...runtimeView(config, { healthCmd: CONTAINER.poolHealthCheck, stopSignal: 'SIGTERM' }),
+    dropIn: `${fileName}.d/override.conf next to this file`,
+    description: unitValue(`PgBouncer for PostgreSQL ${config.postgresVersion} (${config.name})`),
+    serviceUnit: unitValue(`${config.name}.service`),
+    image: command([config.image]),
+    containerName: command([name]),
+    network: command([`${config.name}.network`]),
+    volumes: certificateVolumes(config).map((volume) => command([volume])),
+    secrets: [passwordSecret(config)],
+    environment: environmentLines({
+      POSTGRES_DB: config.database,
+      POSTGRES_USER: config.user,
+      POSTGRES_PASSWORD_FILE: CONTAINER.passwordFile,
+      POOL_SERVER_HOST: config.name,
+      POOL_MODE: config.pool.mode,
+      POOL_MAX_CLIENT_CONN: String(config.pool.maxClientConn),
+      POOL_DEFAULT_POOL_SIZE: String(config.pool.defaultPoolSize),
+      ...(config.tls ? { DOMAIN: config.tls.domain } : {}),
+    }),
+    publishPort: command([`${publishHost(config.bindAddress)}:${config.pool.port}:${CONTAINER.poolPort}`]),
+    exec: command([CONTAINER.poolScript]),
+  });
+  return { fileName, content, target: 'quadlet', unitName: `${name}.service` };
+}
+
+/** What both containers share: health checks, hardening, stop behaviour, restart and boot,
+ * with keys too new for the target Podman lowered to `PodmanArgs=`. */
+function runtimeView(config: PostgresServiceConfig, options: { healthCmd: string; stopSignal: string; shmSize?: string }) {
   const target = parsePodmanVersion(config.podmanVersion);
   if (!target) throw new Error(`unvalidated podmanVersion ${config.podmanVersion}`);
   const lowered = lowerKeys(
     {
       ...(config.waitHealthy ? { Notify: 'healthy' } : {}),
       // Podman's 64 MB /dev/shm is too small for parallel queries' shared memory.
-      ShmSize: '256m',
-      // SIGINT is PostgreSQL's fast shutdown; SIGTERM (smart) waits for every client to leave.
-      StopSignal: 'SIGINT',
+      ...(options.shmSize ? { ShmSize: options.shmSize } : {}),
+      StopSignal: options.stopSignal,
       StopTimeout: String(config.stopTimeoutSec),
     },
     target,
   );
-  const command = (words: readonly string[]) => unitWords(words, 'command');
-  const content = renderTemplate('container', {
-    dropIn: `${fileName}.d/override.conf next to this file`,
-    description: unitValue(`PostgreSQL ${config.postgresVersion} (${config.name})`),
-    image: unitValue(config.image, 'command'),
-    containerName: unitValue(config.name, 'command'),
-    volumes: containerVolumes(config).map((volume) => command([volume])),
-    secrets: [
-      command([`${config.passwordSecret},type=mount,target=postgres-password,uid=${CONTAINER.uid},gid=${CONTAINER.uid},mode=0400`]),
-    ],
-    environment: Object.entries(containerEnvironment(config)).map(([name, value]) => command([`${name}=${value}`])),
-    publishPort: command([`${publishHost(config.bindAddress)}:${config.port}:${CONTAINER.port}`]),
-    exec: Object.keys(config.settings).length > 0 ? command(['postgres', ...settingArgs(config.settings)]) : undefined,
-    healthCmd: command([CONTAINER.healthCheck]),
+  return {
+    healthCmd: command([options.healthCmd]),
     healthInterval: '10s',
     healthTimeout: '5s',
     healthStartPeriod: '30s',
@@ -92,32 +146,25 @@ function containerUnit(config: PostgresServiceConfig): RenderedUnit {
     // Longer than the container's own stop timeout, so Podman, not systemd, ends the container.
     timeoutStopSec: config.stopTimeoutSec + 30,
     wantedBy: config.rootless ? 'default.target' : 'multi-user.target',
-  });
-  return { fileName, content, target: 'quadlet', unitName: `${config.name}.service` };
-}
-
-function containerVolumes(config: PostgresServiceConfig): string[] {
-  const volumes = [`${config.dataVolume}.volume:${CONTAINER.dataDir}`, `${config.backupVolume}.volume:${CONTAINER.backupDir}`];
-  if (config.tls) {
-    const { certificatesDir, domain } = config.tls;
-    volumes.push(`${certificatesDir.replace(/\/+$/, '')}/${domain}:${CONTAINER.certificatesDir}/${domain}:ro`);
-  }
-  if (config.initScripts) volumes.push(`${config.initScripts}:${CONTAINER.initDir}:ro`);
-  return volumes;
-}
-
-/** The spec's environment names; the password arrives as a file, never as a variable. */
-function containerEnvironment(config: PostgresServiceConfig): Record<string, string> {
-  return {
-    POSTGRES_DB: config.database,
-    POSTGRES_USER: config.user,
-    POSTGRES_PASSWORD_FILE: CONTAINER.passwordFile,
-    POSTGRES_MAX_CONNECTIONS: String(config.maxConnections),
-    POSTGRES_SHARED_BUFFERS: config.sharedBuffers,
-    ...(config.tls ? { DOMAIN: config.tls.domain } : {}),
-    BACKUP_KEEP_DAYS: String(config.backup.keepDays),
-    BACKUP_KEEP_MIN: String(config.backup.keepMin),
   };
+}
+
+function command(words: readonly string[]): string {
+  return unitWords(words, 'command');
+}
+
+function passwordSecret(config: PostgresServiceConfig): string {
+  return command([`${config.passwordSecret},type=mount,target=postgres-password,uid=${CONTAINER.uid},gid=${CONTAINER.uid},mode=0400`]);
+}
+
+function environmentLines(variables: Record<string, string>): string[] {
+  return Object.entries(variables).map(([name, value]) => command([`${name}=${value}`]));
+}
+
+function certificateVolumes(config: PostgresServiceConfig): string[] {
+  if (!config.tls) return [];
+  const { certificatesDir, domain } = config.tls;
+  return [`${certificatesDir.replace(/\/+$/, '')}/${domain}:${CONTAINER.certificatesDir}/${domain}:ro`];
 }
 
 function settingArgs(settings: PostgresSettings): string[] {
@@ -134,12 +181,22 @@ function publishHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
+function networkUnit(config: PostgresServiceConfig): RenderedUnit {
+  const fileName = `${config.name}.network`;
+  const content = renderTemplate('network', {
+    dropIn: `${fileName}.d/override.conf next to this file`,
+    description: unitValue(`Network of PostgreSQL and its pool (${config.name})`),
+    networkName: command([config.name]),
+  });
+  return { fileName, content, target: 'quadlet', unitName: `${config.name}-network.service` };
+}
+
 function volumeUnit(config: PostgresServiceConfig, volumeName: string, role: 'data' | 'backups'): RenderedUnit {
   const fileName = `${volumeName}.volume`;
   const content = renderTemplate('volume', {
     dropIn: `${fileName}.d/override.conf next to this file`,
     description: unitValue(`PostgreSQL ${role} volume (${config.name})`),
-    volumeName: unitValue(volumeName, 'command'),
+    volumeName: command([volumeName]),
   });
   return { fileName, content, target: 'quadlet', unitName: `${volumeName}-volume.service` };
 }

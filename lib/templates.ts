@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
 
-export type TemplateName = 'container' | 'volume' | 'backup.service' | 'backup.timer';
+export type TemplateName = 'container' | 'pool.container' | 'volume' | 'network' | 'backup.service' | 'backup.timer';
+const PARTIALS = ['header', 'container-runtime'] as const;
 type View = Readonly<Record<string, unknown>>;
 type Token = [type: string, value: string, start: number, end: number, children?: Token[]];
 
@@ -32,16 +33,21 @@ export class TemplateError extends Error {
 }
 
 export function renderTemplate(name: TemplateName, view: View): string {
-  const partials = { header: load('header') };
+  const partials = Object.fromEntries(PARTIALS.map((partial) => [partial, load(partial)]));
   const template = load(name);
-  assertComplete(Mustache.parse(template) as Token[], [view], name);
-  assertComplete(Mustache.parse(partials.header) as Token[], [view], 'header');
+  assertComplete(Mustache.parse(template) as Token[], [view], name, partials);
   return Mustache.render(template, view, partials, { escape: (text: string) => text });
 }
 
 /** Walks the template as Mustache would and fails on any variable without a non-empty value. */
-function assertComplete(tokens: readonly Token[], stack: readonly unknown[], template: string): void {
+function assertComplete(tokens: readonly Token[], stack: readonly unknown[], template: string, partials: Record<string, string>): void {
   for (const [type, key, , , children] of tokens) {
+    if (type === '>') {
+      const partial = partials[key];
+      if (partial === undefined) throw new TemplateError(`template ${template}: no partial {{> ${key}}}`);
+      assertComplete(Mustache.parse(partial) as Token[], stack, key, partials);
+      continue;
+    }
     const value = lookup(stack, key);
     if (type === 'name' || type === '&') {
       if ((typeof value !== 'string' && typeof value !== 'number') || value === '') {
@@ -49,9 +55,9 @@ function assertComplete(tokens: readonly Token[], stack: readonly unknown[], tem
       }
     } else if (type === '#' && children) {
       const items = Array.isArray(value) ? value : value ? [value] : [];
-      for (const item of items) assertComplete(children, [...stack, item], template);
+      for (const item of items) assertComplete(children, [...stack, item], template, partials);
     } else if (type === '^' && children && !value) {
-      assertComplete(children, stack, template);
+      assertComplete(children, stack, template, partials);
     }
   }
 }

@@ -151,6 +151,14 @@ const BackupSchema = v.strictObject({
   randomizedDelaySec: integer(0, 86400, 'seconds'),
 });
 
+const PoolSchema = v.strictObject({
+  enabled: v.boolean('must be true or false'),
+  port: integer(1, 65535, 'a TCP port'),
+  mode: v.picklist(['transaction', 'session', 'statement'], 'must be "transaction", "session" or "statement"'),
+  maxClientConn: integer(1, 100000, 'client connections'),
+  defaultPoolSize: integer(1, 10000, 'server connections per database and user'),
+});
+
 const ConfigEntries = {
   name: objectName,
   image: v.pipe(
@@ -171,6 +179,7 @@ const ConfigEntries = {
   initScripts: v.optional(hostPath),
   tls: v.optional(TlsSchema),
   backup: BackupSchema,
+  pool: PoolSchema,
   rootless: v.boolean('must be true or false'),
   podmanVersion,
   waitHealthy: v.boolean('must be true or false'),
@@ -183,19 +192,29 @@ const KNOWN_FIELDS: Readonly<Record<string, readonly string[]>> = {
   '': Object.keys(ConfigEntries),
   tls: Object.keys(TlsSchema.entries),
   backup: Object.keys(BackupSchema.entries),
+  pool: Object.keys(PoolSchema.entries),
 };
 
 export const ConfigSchema = v.pipe(
   v.strictObject(ConfigEntries),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
-    const { waitHealthy, podmanVersion: target, dataVolume, backupVolume } = dataset.value;
+    const { waitHealthy, podmanVersion: target, dataVolume, backupVolume, pool, port, maxConnections } = dataset.value;
     const version = parsePodmanVersion(target);
     const { since, argSince } = LOWERABLE_KEYS.Notify;
     if (waitHealthy && version && isSupported(version) && !atLeast(version, argSince)) {
       addIssue({
         message: `waiting for a healthy server (Notify=healthy) needs Podman ${formatVersion(argSince)} or newer (${formatVersion(since)} natively): raise podmanVersion, or set waitHealthy to false`,
         path: [settingPathItem(dataset.value, 'waitHealthy')],
+      });
+    }
+    if (pool.enabled && pool.port === port) {
+      addIssue({ message: 'must differ from port: PgBouncer and PostgreSQL are published side by side', path: [settingPathItem(dataset.value, 'pool'), settingPathItem(pool, 'port')] });
+    }
+    if (pool.enabled && pool.defaultPoolSize >= maxConnections) {
+      addIssue({
+        message: `must be below maxConnections (${maxConnections}), which also serves backups, maintenance and direct clients`,
+        path: [settingPathItem(dataset.value, 'pool'), settingPathItem(pool, 'defaultPoolSize')],
       });
     }
     if (dataVolume === backupVolume) {
@@ -232,6 +251,7 @@ function withDefaults(input: Record<string, unknown>): Record<string, unknown> {
   const name = typeof input.name === 'string' && NAME_PATTERN.test(input.name) ? input.name : DEFAULTS.name;
   const merged: Record<string, unknown> = { ...DEFAULTS, ...namedDefaults(name), ...input };
   merged.backup = isPlainObject(input.backup) ? { ...DEFAULTS.backup, ...input.backup } : input.backup ?? DEFAULTS.backup;
+  merged.pool = isPlainObject(input.pool) ? { ...DEFAULTS.pool, ...input.pool } : input.pool ?? DEFAULTS.pool;
   if (isPlainObject(input.tls)) merged.tls = { certificatesDir: DEFAULT_CERTIFICATES_DIR, ...input.tls };
   for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
   return merged;

@@ -56,6 +56,10 @@ export function statusReport(status: Status): string {
       }
     }
   }
+  if (status.pool) {
+    const pool = status.pool;
+    lines.push('', `pool: clients ${pool.clientsActive} active, ${pool.clientsWaiting} waiting (longest ${pool.maxWaitSeconds} s); servers ${pool.serversActive} active, ${pool.serversIdle} idle`);
+  }
   if (status.problems.length > 0) lines.push('', 'problems:', ...status.problems.map((problem) => `  - ${problem}`));
   return lines.join('\n');
 }

@@ -5,7 +5,7 @@
  */
 import type { ClientConfig } from 'pg';
 import type { PostgresServiceConfig } from '../config.js';
-import { databaseFacts, type DatabaseFacts } from '../database-facts.js';
+import { databaseFacts, poolFacts, type DatabaseFacts, type PoolFacts } from '../database-facts.js';
 import { Podman } from '../podman.js';
 import { renderUnits } from '../render.js';
 import type { Runner } from '../runner.js';
@@ -36,6 +36,8 @@ export interface Status {
   readonly health: string | null;
   readonly timer: TimerState | null;
   readonly database: DatabaseFacts | null;
+  /** PgBouncer's figures, when the pool is on and running. */
+  readonly pool: PoolFacts | null;
 }
 
 export interface StatusOptions {
@@ -43,9 +45,11 @@ export interface StatusOptions {
   readonly runner: Runner;
   /** How to reach the database; by default through the published port with the secret's password. */
   readonly connection?: ClientConfig;
+  /** How to reach PgBouncer's admin console; by default through the pool's published port. */
+  readonly poolConnection?: ClientConfig;
 }
 
-export async function status({ config, runner, connection }: StatusOptions): Promise<Status> {
+export async function status({ config, runner, connection, poolConnection }: StatusOptions): Promise<Status> {
   const systemctl = new Systemctl(runner, config.rootless);
   const podman = new Podman(runner);
   const problems: string[] = [];
@@ -80,23 +84,38 @@ export async function status({ config, runner, connection }: StatusOptions): Pro
   }
 
   let database: DatabaseFacts | null = null;
+  let password: string | undefined;
+  const secret = async () => (password ??= await podman.secretValue(config.passwordSecret));
   if (service?.active === 'active') {
     try {
-      database = await databaseFacts(connection ?? (await defaultConnection(config, podman)));
+      database = await databaseFacts(connection ?? defaultConnection(config, config.port, await secret()));
     } catch (error) {
       problems.push(`the database did not answer: ${(error as Error).message}`);
     }
   }
-  return { healthy: problems.length === 0, problems, units, health, timer, database };
+
+  let pool: PoolFacts | null = null;
+  const poolService = units.find((unit) => unit.unit === `${config.name}-pool.service`);
+  if (poolService) {
+    if (poolService.load === 'loaded' && poolService.active !== 'active') problems.push(`${poolService.unit} is ${poolService.active} (${poolService.sub})`);
+    if (poolService.active === 'active') {
+      try {
+        pool = await poolFacts(poolConnection ?? defaultConnection(config, config.pool.port, await secret()));
+      } catch (error) {
+        problems.push(`PgBouncer did not answer: ${(error as Error).message}`);
+      }
+    }
+  }
+  return { healthy: problems.length === 0, problems, units, health, timer, database, pool };
 }
 
-async function defaultConnection(config: PostgresServiceConfig, podman: Podman): Promise<ClientConfig> {
+function defaultConnection(config: PostgresServiceConfig, port: number, password: string): ClientConfig {
   return {
     host: localAddress(config.bindAddress),
-    port: config.port,
+    port,
     user: config.user,
     database: config.database,
-    password: await podman.secretValue(config.passwordSecret),
+    password,
     // A local probe over loopback: encrypted as the server demands, but not verified against a
     // CA this host may not carry (clients elsewhere use verify-full, see connectionUrl).
     ...(config.tls ? { ssl: { servername: config.tls.domain, rejectUnauthorized: false } } : {}),

@@ -14,12 +14,23 @@ urls('the connection string masks the password unless asked, and points where cl
   host.secrets.set('poststack-postgres-password', 'p@ss:w/rd?&=');
   const config = resolveConfig();
   assert.is(connectionUrl(config), 'postgresql://poststack:***@127.0.0.1:5432/poststack?sslmode=disable');
-  assert.is(await url(config, host, false), 'postgresql://poststack:***@127.0.0.1:5432/poststack?sslmode=disable');
-  assert.is(await url(config, host, true), 'postgresql://poststack:p%40ss%3Aw%2Frd%3F%26%3D@127.0.0.1:5432/poststack?sslmode=disable');
+  assert.is(await url(config, host), 'postgresql://poststack:***@127.0.0.1:5432/poststack?sslmode=disable');
+  assert.is(await url(config, host, { showPassword: true }), 'postgresql://poststack:p%40ss%3Aw%2Frd%3F%26%3D@127.0.0.1:5432/poststack?sslmode=disable');
   assert.is(connectionUrl(resolveConfig({ tls: { domain: 'db.example.com' }, port: 6543 })), 'postgresql://poststack:***@db.example.com:6543/poststack?sslmode=verify-full');
   assert.is(connectionUrl(resolveConfig({ bindAddress: '0.0.0.0' })), 'postgresql://poststack:***@127.0.0.1:5432/poststack?sslmode=disable');
   assert.is(connectionUrl(resolveConfig({ bindAddress: '::' })), 'postgresql://poststack:***@[::1]:5432/poststack?sslmode=disable');
   assert.equal(host.calls.map((call) => call.command), ['podman secret inspect --showsecret --format {{.SecretData}} poststack-postgres-password']);
+});
+
+urls('--pooled points at PgBouncer, and says how to turn the pool on when it is off', async () => {
+  const host = new FakeHost();
+  assert.is(await url(resolveConfig({ pool: { enabled: true, port: 7432 } }), host, { pooled: true }), 'postgresql://poststack:***@127.0.0.1:7432/poststack?sslmode=disable');
+  try {
+    await url(resolveConfig(), host, { pooled: true });
+    assert.unreachable();
+  } catch (error) {
+    assert.match((error as Error).message, /the pool is off: enable it with pool\.enabled = true/);
+  }
 });
 
 urls.run();

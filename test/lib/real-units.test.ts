@@ -25,6 +25,9 @@ const SETS: Record<string, PostgresServiceInput> = {
   'podman 4.7': { podmanVersion: '4.7' },
   'podman 4.6': { podmanVersion: '4.6', waitHealthy: false },
   'another service': { name: 'billing-db', database: 'billing', user: 'billing_owner' },
+  'with the pool': { pool: { enabled: true } },
+  'pool with tls, rootless': { rootless: true, tls: { domain: 'db.example.com' }, pool: { enabled: true, mode: 'session' } },
+  'pool on podman 4.7': { podmanVersion: '4.7', pool: { enabled: true } },
 };
 
 const generator = skipUnless(suite('Quadlet generator'), quadletMissing(), 'Podman Quadlet generator tests');
