@@ -35,9 +35,9 @@ pgq_restore_resolve() {
 	elif [[ -f $pgq_restore_source && $pgq_restore_source == *.sql.gz ]]; then
 		pgq_restore_kind=plain
 	elif [[ -e $pgq_restore_source ]]; then
-		pgq_fail "$pgq_restore_source is neither a backup directory nor a *.sql.gz file"
+		pgq_fail "refused $pgq_restore_source: it is neither a backup directory nor a *.sql.gz file; nothing was changed"
 	else
-		pgq_fail "there is no backup $pgq_restore_source"
+		pgq_fail "there is no backup $pgq_restore_source; nothing was changed"
 	fi
 }
 
