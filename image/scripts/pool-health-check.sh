@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Healthy only when PgBouncer accepts a real login on its port: the configured role signs in to
+# the admin console with the password (TLS when the pool has it) and runs SHOW VERSION. Before
+# PgBouncer listens nothing answers, and a pool whose auth file does not match the secret fails.
+# PostgreSQL itself is not asked: its own container has its own health check, and a pool marked
+# unhealthy while the server restarts would only be restarted for nothing.
+set -Eeuo pipefail
+# shellcheck source-path=SCRIPTDIR source=pool.sh
+source "${BASH_SOURCE[0]%/*}/pool.sh"
+
+# Where PgBouncer can be reached from inside its own container.
+pool_probe_host() {
+	local first=${POOL_LISTEN_ADDR%%,*}
+	case $first in
+		'*' | 0.0.0.0) echo 127.0.0.1 ;;
+		:: | '[::]') echo ::1 ;;
+		*) echo "$first" ;;
+	esac
+}
+
+pool_setup_env
+pgq_read_password
+PGPASSWORD="$pgq_password" PGCONNECT_TIMEOUT=5 PGSSLMODE=prefer PGOPTIONS='' exec psql \
+	--no-psqlrc --quiet --no-password --tuples-only --no-align \
+	--host="$(pool_probe_host)" --port="$POOL_PORT" --username="$POSTGRES_USER" --dbname=pgbouncer \
+	--command='SHOW VERSION' >/dev/null
