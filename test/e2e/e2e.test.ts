@@ -1,0 +1,637 @@
+// The whole product as a user runs it, on a real systemd 257 with Podman 5.4's Quadlet: a Debian
+// trixie machine booted with systemd-nspawn (private network: only its own loopback is ever
+// addressed), our image built from image/ and our CLI run inside with the machine's Node.
+//
+// Each numbered step is a test; a failure names the step and shows the units' journal from inside
+// the machine. A step whose prerequisite failed fails at once, saying which one. Every wait is
+// bounded, and the last test proves the machine left no process, mount or cgroup behind.
+import { execa } from 'execa';
+import fs from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { systemdMissing, trixieRoot } from '../support/real-tools.js';
+import { skipUnless } from '../support/skip.js';
+import { Machine, type RunOptions } from './machine.js';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+const TRIXIE = path.join(REPO, 'test/support/trixie.sh');
+const IMAGE = 'localhost/postgres-debian:15';
+const BASE_IMAGE = 'localhost/base-debian:latest';
+// Inside the machine.
+const APP = '/opt/pg-quadlet';
+const CLI = `${APP}/dist/bin/pg-quadlet.js`;
+const CLIENT = `${APP}/test/e2e/client.mjs`;
+const SRV = '/srv/e2e';
+const DOMAIN = 'db.e2e.test';
+const NAME = 'poststack-postgres';
+const SERVICE = `${NAME}.service`;
+const BACKUP_SERVICE = `${NAME}-backup.service`;
+const BACKUP_TIMER = `${NAME}-backup.timer`;
+const TLS_NAME = 'poststack-tls';
+const TIMING_NAME = 'poststack-timing';
+// Goals on these machines: ready this soon after `systemctl start`.
+const GOAL_FIRST_START_MS = 3000;
+const GOAL_START_MS = 1000;
+const APP_USER = 'pgapp';
+// Every character that breaks naive quoting in a shell, SQL, a URL or a config file.
+const PASSWORD = `p'a"s$s\`id\` w;o rd%2F/?#@:ü€ $(x)`;
+const USER_PASSWORD = 'rootless p@ss/wörd';
+
+function e2eMissing(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (systemd-nspawn, namespaces, cgroups)';
+  for (const tool of ['systemd-nspawn', 'nsenter', 'unshare', 'flock', 'openssl', 'findmnt']) {
+    const found = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((dir) => fs.existsSync(path.join(dir, tool)));
+    if (!found) return `${tool} is not installed (package ${tool === 'systemd-nspawn' ? 'systemd-container' : tool === 'openssl' ? 'openssl' : 'util-linux'}); run test/setup.sh as root`;
+  }
+  if (!fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[2] === 'cgroup2')) {
+    return 'no cgroup2 hierarchy is mounted: systemd in the machine needs one';
+  }
+  return systemdMissing();
+}
+
+const test = skipUnless(suite('e2e: the product on a real systemd + Podman host'), e2eMissing(), 'end to end on a booted systemd + Podman machine');
+
+// ---------------------------------------------------------------------------------------------
+// Shared state of the scenario
+
+let machine: Machine | undefined;
+let runDir = '';
+let appUid = 0;
+const passed = new Set<string>();
+const measurements: Record<string, number | number[] | string> = {};
+let machineName = '';
+
+function on(): Machine {
+  if (!machine) throw new Error('the machine is not running');
+  return machine;
+}
+
+/** Runs a numbered step: refuses when a prerequisite failed, bounds it in time, and on failure
+ * names it and attaches the journal of the units it concerns, read inside the machine. */
+async function step(
+  id: string,
+  title: string,
+  options: { needs?: string[]; units?: string[]; userUnits?: string[]; timeoutMs: number },
+  body: () => Promise<void>,
+): Promise<void> {
+  const label = `step ${id} (${title})`;
+  const missing = (options.needs ?? []).filter((need) => !passed.has(need));
+  if (missing.length > 0) throw new Error(`${label} not run: it needs step ${missing.join(', ')}, which did not pass`);
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      body(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${options.timeoutMs / 1000} s`)), options.timeoutMs);
+      }),
+    ]);
+  } catch (error) {
+    const headline = `${label} failed after ${((Date.now() - started) / 1000).toFixed(1)} s`;
+    let report = `${headline}: ${(error as Error).message}`;
+    const since = Math.floor(started / 1000) - 1;
+    if (machine) {
+      const units = options.units ?? [SERVICE];
+      report += `\n--- journalctl -u ${units.join(' -u ')} (inside the machine, since the step began) ---\n${await machine.journal(units, { since })}`;
+      if (options.userUnits) {
+        report += `\n--- journalctl --user-unit ${options.userUnits.join(' --user-unit ')} ---\n${await machine.journal(options.userUnits, { since, user: true })}`;
+      }
+    } else {
+      report += '\n(the machine is not running: no journal)';
+    }
+    const failure = new Error(report);
+    // uvu prints the message, then the stack from its first line break on: keep only the frames.
+    failure.stack = `Error: ${headline}\n${((error as Error).stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}`;
+    throw failure;
+  } finally {
+    clearTimeout(timer);
+  }
+  passed.add(id);
+  console.log(`  ${label}: passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers that act as the user would, inside the machine
+
+interface As {
+  readonly user?: { readonly name: string; readonly uid: number };
+}
+
+/** pg-quadlet, run as a transient unit (a clean environment, a real cgroup, like a login). */
+function cli(args: string[], as: As = {}, options: RunOptions = {}): Promise<string> {
+  return on().must(['node', CLI, ...args], { unit: true, timeoutMs: 330_000, ...as, ...options });
+}
+
+/** `systemctl [--user] start UNIT`, timed inside the machine: what a user waits for. */
+async function timedSystemctl(verb: string, unit: string, as: As = {}): Promise<number> {
+  const user = as.user ? ['--user'] : [];
+  const out = await on().must(
+    ['sh', '-c', 't=$(date +%s%N); systemctl "$@"; rc=$?; echo $(( ($(date +%s%N) - t) / 1000000 )); exit $rc', 'sh', ...user, verb, unit],
+    { timeoutMs: 330_000, ...(as.user ? { user: as.user } : {}) },
+  );
+  return Number(out.trim().split('\n').at(-1));
+}
+
+async function psql(url: string, sql: string, as: As = {}): Promise<string> {
+  const out = await on().must(['psql', url, '--no-psqlrc', '--quiet', '--tuples-only', '--no-align', '--set=ON_ERROR_STOP=1', '--command', sql], {
+    timeoutMs: 60_000,
+    ...(as.user ? { user: as.user } : {}),
+  });
+  return out.trim();
+}
+
+interface ClientResult {
+  ok: boolean;
+  results?: unknown[][];
+  ssl?: boolean;
+  code?: string | null;
+  message?: string;
+}
+
+/** node-postgres inside the machine, given the URL an application would get. */
+async function pgClient(url: string, ...sql: string[]): Promise<ClientResult> {
+  const result = await on().run(['node', CLIENT, url, ...sql], { unit: true, timeoutMs: 60_000 });
+  try {
+    return JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '') as ClientResult;
+  } catch {
+    throw new Error(`client.mjs printed no result (exit ${result.exitCode}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs / 1000} s for ${what}${last ? `; last error: ${(last as Error).message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function show(unit: string, properties: string[], as: As = {}): Promise<Record<string, string>> {
+  const out = await on().must(['systemctl', ...(as.user ? ['--user'] : []), 'show', unit, `--property=${properties.join(',')}`], as.user ? { user: as.user } : {});
+  return Object.fromEntries(out.split('\n').filter((line) => line.includes('=')).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+}
+
+async function health(container: string, as: As = {}): Promise<string> {
+  const result = await on().run(['podman', 'inspect', '--type=container', '--format={{.State.Health.Status}}', container], as.user ? { user: as.user } : {});
+  return result.exitCode === 0 ? result.stdout.trim() : `(not running: ${result.stderr.trim()})`;
+}
+
+async function assertServing(container: string, as: As = {}): Promise<void> {
+  const unit = await show(`${container}.service`, ['ActiveState', 'SubState'], as);
+  assert.equal(unit, { ActiveState: 'active', SubState: 'running' }, `${container}.service is active`);
+  assert.is(await health(container, as), 'healthy', `${container}'s health check`);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Preparation on the host: the CLI build, the image, certificates, configs; then the boot.
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** The CLI runs from dist/: rebuild it when a source is newer (a checkout that was edited). */
+async function ensureBuilt(): Promise<void> {
+  const bin = path.join(REPO, 'dist/bin/pg-quadlet.js');
+  const sources = Math.max(newestMtime(path.join(REPO, 'lib')), newestMtime(path.join(REPO, 'bin')), fs.statSync(path.join(REPO, 'package.json')).mtimeMs);
+  if (fs.existsSync(bin) && fs.statSync(bin).mtimeMs >= sources) return;
+  const build = await execa('npm', ['run', 'build', '--silent'], { cwd: REPO, all: true, reject: false, timeout: 300_000 });
+  if (build.exitCode !== 0) throw new Error(`npm run build failed:\n${build.all}`);
+}
+
+async function trixie(args: string[], timeoutMs: number): Promise<void> {
+  const result = await execa('bash', ['--norc', '--noprofile', TRIXIE, ...args], { reject: false, timeout: timeoutMs, stdin: 'ignore' });
+  if (result.exitCode !== 0) throw new Error(`trixie.sh ${args.join(' ')} failed (exit ${result.exitCode}):\n${result.stderr}`);
+}
+
+/** A CA and a certificate for DOMAIN, in a certificate directory as a host holds them: the key
+ * readable only by root and the certgroup (GID 990). */
+async function makeCertificates(srv: string): Promise<void> {
+  const work = path.join(srv, 'tls');
+  const dir = path.join(srv, 'certs', DOMAIN);
+  fs.mkdirSync(work, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const openssl = (...args: string[]) => execa('openssl', args, { cwd: work, timeout: 30_000 });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=pg-quadlet e2e CA');
+  await openssl('req', ...ec, '-keyout', path.join(dir, 'privkey.pem'), '-out', 'server.csr', '-subj', `/CN=${DOMAIN}`);
+  fs.writeFileSync(path.join(work, 'san.ext'), `subjectAltName=DNS:${DOMAIN}\n`);
+  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', path.join(dir, 'fullchain.pem'), '-days', '2', '-extfile', 'san.ext');
+  fs.chmodSync(path.join(dir, 'fullchain.pem'), 0o644);
+  fs.chownSync(path.join(dir, 'privkey.pem'), 0, 990);
+  fs.chmodSync(path.join(dir, 'privkey.pem'), 0o640);
+  fs.chmodSync(path.join(work, 'ca.pem'), 0o644);
+}
+
+function writeConfigs(srv: string): void {
+  const files: Record<string, string> = {
+    'poststack.ini': [
+      '; The scenario\'s service: the defaults, with a smaller cache and the backup at 03:30.',
+      `name = ${NAME}`,
+      'sharedBuffers = 128MB',
+      '[backup]',
+      'schedule = 30 3 * * *',
+      '',
+    ].join('\n'),
+    'tls.ini': [
+      `name = ${TLS_NAME}`,
+      'port = 5433',
+      'sharedBuffers = 64MB',
+      '[tls]',
+      `domain = ${DOMAIN}`,
+      `certificatesDir = ${SRV}/certs`,
+      '[backup]',
+      'enabled = false',
+      '',
+    ].join('\n'),
+    // The defaults, on a port and with names of their own: what a user's first install gets.
+    'timing.ini': [`name = ${TIMING_NAME}`, 'port = 5434', '[backup]', 'enabled = false', ''].join('\n'),
+    'user.ini': [`name = ${NAME}`, 'port = 5440', 'sharedBuffers = 64MB', ''].join('\n'),
+  };
+  for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(srv, file), text, { mode: 0o644 });
+  fs.writeFileSync(path.join(srv, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
+  fs.writeFileSync(path.join(srv, 'user-password'), `${USER_PASSWORD}\n`, { mode: 0o600 });
+  fs.mkdirSync(path.join(srv, 'bench'), { mode: 0o777 });
+  fs.chmodSync(path.join(srv, 'bench'), 0o777);
+  // One row per transaction, tagged with the round and pgbench's client number, so committed rows
+  // can be counted per client against pgbench's own log of acknowledged transactions.
+  fs.writeFileSync(path.join(srv, 'bench/insert.sql'), 'INSERT INTO e2e_ledger (round, client) VALUES (:round, :client_id);\n', { mode: 0o644 });
+}
+
+const url = async (config: string, as: As = {}) => (await cli(['--config', `${SRV}/${config}`, 'url', '--show-password'], as)).trim();
+
+// ---------------------------------------------------------------------------------------------
+// The scenario
+
+test('step 0 (prepare): CLI built, image built from image/, machine booted with it loaded', async () => {
+  await step('0', 'prepare', { timeoutMs: 15 * 60_000 }, async () => {
+    await ensureBuilt();
+    // Online, with the host's network, before the machine (which has none) boots.
+    const buildStarted = Date.now();
+    await trixie(['base-image'], 10 * 60_000);
+    await trixie(['build', path.join(REPO, 'image'), IMAGE, '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`], 20 * 60_000);
+    measurements.imageBuildMs = Date.now() - buildStarted;
+
+    runDir = fs.mkdtempSync('/var/tmp/pg-quadlet-e2e-');
+    const srv = path.join(runDir, 'srv');
+    for (const dir of ['machine', 'containers', 'home', 'srv']) fs.mkdirSync(path.join(runDir, dir), { mode: 0o755 });
+    // The machine's container storage is its own (Podman's overlay cannot live on the machine's
+    // overlay root, and the tree's store stays untouched): the image travels as an archive.
+    // The tree's /var/tmp is where its Podman can write a file the host sees.
+    const archive = `/var/tmp/${path.basename(runDir)}.tar`;
+    try {
+      await trixie(['run-podman', 'save', '--format=docker-archive', `--output=${archive}`, IMAGE], 5 * 60_000);
+      fs.copyFileSync(path.join(trixieRoot, archive), path.join(srv, 'image.tar'));
+    } finally {
+      fs.rmSync(path.join(trixieRoot, archive), { force: true });
+    }
+    fs.chmodSync(path.join(srv, 'image.tar'), 0o644);
+    await makeCertificates(srv);
+    writeConfigs(srv);
+
+    const bindRo = (from: string, to: string) => `--bind-ro=${path.join(REPO, from)}:${APP}/${to}`;
+    machine = await Machine.boot({
+      runDir: path.join(runDir, 'machine'),
+      nspawnArgs: [
+        `--bind=${path.join(runDir, 'containers')}:/var/lib/containers`,
+        `--bind=${path.join(runDir, 'home')}:/home`,
+        `--bind=${srv}:${SRV}`,
+        bindRo('package.json', 'package.json'),
+        bindRo('dist', 'dist'),
+        bindRo('node_modules', 'node_modules'),
+        bindRo('units', 'units'),
+        bindRo('test/e2e', 'test/e2e'),
+      ],
+    });
+    machineName = machine.name;
+    assert.is(machine.state, 'running', 'the machine boots with no failed unit');
+    // What a real host has and a container does not: the certificate's name resolves, and
+    // /dev/net/tun is usable by every user (udev's rule; nspawn copies the host's 0600 node),
+    // which rootless Podman's network (pasta) opens. tmpfiles applies it at every boot.
+    await on().must(['sh', '-c', `echo "127.0.0.1 ${DOMAIN}" >> /etc/hosts`]);
+    await on().must(['sh', '-c', 'echo "z /dev/net/tun 0666 - - -" > /etc/tmpfiles.d/e2e-tun.conf && systemd-tmpfiles --create /etc/tmpfiles.d/e2e-tun.conf']);
+    await on().must(['podman', 'load', '--quiet', '--input', `${SRV}/image.tar`], { unit: true, timeoutMs: 180_000 });
+    measurements.imageBytes = Number(await on().must(['podman', 'image', 'inspect', '--format={{.Size}}', IMAGE]));
+  });
+});
+
+test('step 1 (install): pg-quadlet install with a config file; systemctl start returns ready; psql and pg connect with the secret', async () => {
+  await step('1', 'install', { needs: ['0'], timeoutMs: 6 * 60_000 }, async () => {
+    const installed = await cli(['--config', `${SRV}/poststack.ini`, 'install', '--password-file', `${SRV}/password`]);
+    assert.match(installed, /podman secret create/);
+    for (const file of [`/etc/containers/systemd/${NAME}.container`, `/etc/systemd/system/${BACKUP_TIMER}`]) {
+      await on().must(['test', '-f', file]);
+    }
+    measurements.firstStartMs = await timedSystemctl('start', SERVICE);
+    await assertServing(NAME);
+    assert.match(await on().journal([SERVICE], { lines: 1000 }), /first start complete/, 'the first start initialized the cluster');
+
+    const databaseUrl = await url('poststack.ini');
+    assert.ok(databaseUrl.startsWith('postgresql://poststack:'), databaseUrl);
+    assert.is(await psql(databaseUrl, 'SELECT current_user'), 'poststack');
+    const client = await pgClient(databaseUrl, "SELECT current_user AS who, current_setting('shared_buffers') AS buffers");
+    assert.equal(client, { ok: true, results: [[{ who: 'poststack', buffers: '128MB' }]], ssl: false }, JSON.stringify(client));
+  });
+});
+
+test('step 2 (persistence): rows survive systemctl restart, and a power-off and boot that starts the service by itself', async () => {
+  await step('2', 'persistence', { needs: ['1'], timeoutMs: 5 * 60_000 }, async () => {
+    const databaseUrl = await url('poststack.ini');
+    await psql(databaseUrl, "CREATE TABLE e2e_items (id int PRIMARY KEY, note text); INSERT INTO e2e_items SELECT i, 'row ' || i FROM generate_series(1, 1000) i");
+
+    measurements.restartMs = await timedSystemctl('restart', SERVICE);
+    await assertServing(NAME);
+    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_items'), '1000', 'after systemctl restart');
+
+    const starts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await on().must(['systemctl', 'stop', SERVICE], { timeoutMs: 120_000 });
+      starts.push(await timedSystemctl('start', SERVICE));
+    }
+    measurements.startExistingMs = starts;
+    await assertServing(NAME);
+
+    await on().reboot();
+    // multi-user.target waits for the service (Notify=healthy): running means it is ready.
+    assert.is(on().state, 'running', 'the machine boots again with no failed unit');
+    await assertServing(NAME);
+    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_items'), '1000', 'after a power-off and boot');
+    measurements.bootWithServiceMs = on().bootMs.at(-1) as number;
+  });
+});
+
+test('step 3 (backup): the timer is listed with its next run; starting the backup service leaves a verified backup on the backup volume', async () => {
+  await step('3', 'backup', { needs: ['2'], units: [SERVICE, BACKUP_SERVICE, BACKUP_TIMER], timeoutMs: 4 * 60_000 }, async () => {
+    const timers = await on().must(['systemctl', 'list-timers', '--all', '--no-pager', BACKUP_TIMER]);
+    const line = timers.split('\n').find((l) => l.includes(BACKUP_TIMER));
+    assert.ok(line, `list-timers lists ${BACKUP_TIMER}:\n${timers}`);
+    assert.match(line as string, /^\w{3} \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \w+/, `with its next run: ${line}`);
+    const next = (await show(BACKUP_TIMER, ['NextElapseUSecRealtime'])).NextElapseUSecRealtime ?? '';
+    assert.match(next, / 03:3\d:\d\d /, `the next run is at 03:30 plus at most the randomized delay: ${next}`);
+
+    const started = Date.now();
+    await on().must(['systemctl', 'start', BACKUP_SERVICE], { timeoutMs: 180_000 });
+    measurements.backupMs = Date.now() - started;
+    assert.equal(await show(BACKUP_SERVICE, ['Result']), { Result: 'success' });
+
+    // Checked here independently of backup.sh's own checks: its checksums hold, pg_restore reads
+    // the dump and finds the table, and it lies on the backup volume, not the data volume.
+    const listing = (await on().must(['podman', 'exec', NAME, '/usr/local/bin/backup.sh', 'list'])).trim();
+    const newest = listing.split('\n')[0]?.split('\t')[2];
+    assert.ok(newest, `backup.sh list shows the backup: ${listing}`);
+    const volume = (await on().must(['podman', 'volume', 'inspect', '--format={{.Mountpoint}}', `${NAME}-backups`])).trim();
+    await on().must(['sh', '-c', 'cd "$1" && sha256sum --check --strict --quiet SHA256SUMS', 'sh', `${volume}/${newest}`]);
+    const contents = await on().must([
+      'podman', 'run', '--rm', '--network=none', '--read-only', `--volume=${NAME}-backups:/backups:ro`,
+      IMAGE, 'pg_restore', '--list', `/backups/${newest}/database`,
+    ], { unit: true, timeoutMs: 60_000 });
+    assert.match(contents, /TABLE DATA public e2e_items /, 'the dump holds the table written in step 2');
+    const data = (await on().must(['podman', 'volume', 'inspect', '--format={{.Mountpoint}}', `${NAME}-data`])).trim();
+    assert.not.ok(volume.startsWith(`${data}/`) || volume === data, 'the backups are not on the data volume');
+  });
+});
+
+test('step 5 (TLS): certificates made here; verify-full works with psql and pg, plain TCP is refused', async () => {
+  await step('5', 'TLS', { needs: ['0'], units: [`${TLS_NAME}.service`], timeoutMs: 5 * 60_000 }, async () => {
+    const started = Date.now();
+    await cli(['--config', `${SRV}/tls.ini`, 'install', '--now', '--password-file', `${SRV}/password`]);
+    measurements.tlsInstallNowMs = Date.now() - started;
+    await assertServing(TLS_NAME);
+
+    const databaseUrl = await url('tls.ini');
+    assert.match(databaseUrl, new RegExp(`@${DOMAIN.replace(/\./g, '\\.')}:5433/poststack\\?sslmode=verify-full$`), databaseUrl);
+    const verified = `${databaseUrl}&sslrootcert=${SRV}/tls/ca.pem`;
+    assert.is(await psql(verified, 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'), 't', 'psql with verify-full');
+    const client = await pgClient(verified, 'SELECT 1 AS one');
+    assert.equal(client, { ok: true, results: [[{ one: 1 }]], ssl: true }, `pg with verify-full: ${JSON.stringify(client)}`);
+
+    const password = encodeURIComponent(PASSWORD);
+    const plain = await on().run(['psql', `postgresql://poststack:${password}@127.0.0.1:5433/poststack?sslmode=disable`, '-XAtc', 'SELECT 1'], { timeoutMs: 30_000 });
+    assert.is.not(plain.exitCode, 0, 'plain TCP is refused');
+    assert.match(plain.stderr, /no pg_hba\.conf entry .* no encryption/, plain.stderr);
+    const plainPg = await pgClient(`postgresql://poststack:${password}@127.0.0.1:5433/poststack?sslmode=disable`);
+    assert.equal([plainPg.ok, plainPg.code], [false, '28000'], `pg without TLS: ${JSON.stringify(plainPg)}`);
+    // verify-full means the name is checked too: the right CA under another name is refused.
+    const wrongName = await on().run(['psql', `postgresql://poststack:${password}@127.0.0.1:5433/poststack?sslmode=verify-full&sslrootcert=${SRV}/tls/ca.pem`, '-XAtc', 'SELECT 1'], { timeoutMs: 30_000 });
+    assert.is.not(wrongName.exitCode, 0);
+    assert.match(wrongName.stderr, /does not match host name/, wrongName.stderr);
+
+    await cli(['--config', `${SRV}/tls.ini`, 'uninstall', '--purge', '--yes']);
+    assert.is.not((await on().run(['podman', 'volume', 'exists', `${TLS_NAME}-data`])).exitCode, 0, 'purged');
+  });
+});
+
+/** pgbench's per-transaction log: one line per acknowledged transaction, the client id first. */
+function ackedPerClient(round: number): Map<number, number> {
+  const dir = path.join(runDir, 'srv/bench');
+  const counts = new Map<number, number>();
+  for (const file of fs.readdirSync(dir).filter((name) => name.startsWith(`round${round}.`))) {
+    for (const line of fs.readFileSync(path.join(dir, file), 'utf8').split('\n')) {
+      const client = Number(line.split(' ')[0]);
+      if (line.trim() !== '' && Number.isInteger(client)) counts.set(client, (counts.get(client) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+test('step 6 (crash): kill -9 of the server during pgbench writes, three times: systemd restarts it and every committed transaction is there', async () => {
+  await step('6', 'kill -9 during writes', { needs: ['1'], timeoutMs: 5 * 60_000 }, async () => {
+    const databaseUrl = await url('poststack.ini');
+    await psql(databaseUrl, 'CREATE TABLE e2e_ledger (id bigserial PRIMARY KEY, round int NOT NULL, client int NOT NULL, at timestamptz NOT NULL DEFAULT now())');
+    const rounds: Array<{ acked: number; rows: number; recoveryMs: number }> = [];
+    for (let round = 1; round <= 3; round++) {
+      const restartsBefore = Number((await show(SERVICE, ['NRestarts'])).NRestarts);
+      // pgbench from our image, in a container of its own that the kill does not touch; the
+      // password comes from the same Podman secret.
+      const bench = on().run([
+        'podman', 'run', '--rm', `--name=e2e-pgbench-${round}`, '--network=host',
+        `--secret=${NAME}-password,type=env,target=PGPASSWORD`, `--volume=${SRV}/bench:/bench`,
+        IMAGE, 'pgbench', '--host=127.0.0.1', '--port=5432', '--username=poststack', '--no-vacuum',
+        '--client=4', '--time=60', '--file=/bench/insert.sql', `--define=round=${round}`,
+        '--log', `--log-prefix=/bench/round${round}`, 'poststack',
+      ], { unit: true, timeoutMs: 120_000 });
+      await waitFor('pgbench to commit 300 rows', 60_000, async () => {
+        const n = Number(await psql(databaseUrl, `SELECT count(*) FROM e2e_ledger WHERE round = ${round}`));
+        return n >= 300 ? n : undefined;
+      });
+      const pid = (await on().must(['podman', 'inspect', '--type=container', '--format={{.State.Pid}}', NAME])).trim();
+      const killed = Date.now();
+      await on().must(['kill', '-KILL', pid]);
+      const benchResult = await bench;
+      assert.match(benchResult.stdout + benchResult.stderr, /aborted|terminated|connection/i, `pgbench lost its connections:\n${benchResult.stdout}\n${benchResult.stderr}`);
+      await waitFor('systemd to restart the service and the server to be healthy', 90_000, async () => {
+        const unit = await show(SERVICE, ['ActiveState', 'NRestarts']);
+        if (unit.ActiveState !== 'active' || Number(unit.NRestarts) <= restartsBefore) return undefined;
+        return (await health(NAME)) === 'healthy' ? true : undefined;
+      });
+      const recoveryMs = Date.now() - killed;
+
+      const acked = ackedPerClient(round);
+      const rows = new Map<number, number>();
+      for (const line of (await psql(databaseUrl, `SELECT client, count(*) FROM e2e_ledger WHERE round = ${round} GROUP BY client`)).split('\n')) {
+        const [client, count] = line.split('|').map(Number);
+        if (line) rows.set(client as number, count as number);
+      }
+      for (const [client, n] of acked) {
+        const committed = rows.get(client) ?? 0;
+        // At most the one transaction in flight at the kill may have committed unacknowledged.
+        assert.ok(committed >= n && committed <= n + 1, `round ${round}, client ${client}: pgbench saw ${n} commits, the table has ${committed}`);
+      }
+      const ackedTotal = [...acked.values()].reduce((a, b) => a + b, 0);
+      const rowTotal = [...rows.values()].reduce((a, b) => a + b, 0);
+      assert.ok(ackedTotal >= 300, `round ${round}: pgbench logged ${ackedTotal} acknowledged transactions`);
+      rounds.push({ acked: ackedTotal, rows: rowTotal, recoveryMs });
+    }
+    measurements.crashRounds = rounds.map((r) => `${r.acked} acknowledged, ${r.rows} rows, healthy again ${r.recoveryMs} ms after the kill`).join('; ');
+  });
+});
+
+test('step 7 (status, uninstall, reinstall): status --json is healthy; uninstall keeps the data, and a reinstall finds it', async () => {
+  await step('7', 'status, uninstall, reinstall', { needs: ['1'], units: [SERVICE, BACKUP_SERVICE], timeoutMs: 4 * 60_000 }, async () => {
+    const status = JSON.parse(await cli(['--config', `${SRV}/poststack.ini`, 'status', '--json'])) as {
+      healthy: boolean; problems: string[]; health: string; database: { version: string } | null; timer: { nextRun: string } | null;
+    };
+    assert.equal(status.problems, [], 'no problems');
+    assert.is(status.healthy, true);
+    assert.is(status.health, 'healthy');
+    assert.match(status.database?.version ?? '', /^15\./);
+    assert.ok(status.timer?.nextRun, 'the timer has a next run');
+
+    const databaseUrl = await url('poststack.ini');
+    const before = await psql(databaseUrl, 'SELECT (SELECT count(*) FROM e2e_items) || \' \' || (SELECT count(*) FROM e2e_ledger)').catch(() => '');
+
+    await cli(['--config', `${SRV}/poststack.ini`, 'uninstall']);
+    assert.is((await on().run(['test', '-e', `/etc/containers/systemd/${NAME}.container`])).exitCode, 1, 'the unit file is gone');
+    assert.is((await show(SERVICE, ['LoadState'])).LoadState, 'not-found', 'systemd no longer knows the service');
+    for (const volume of [`${NAME}-data`, `${NAME}-backups`]) {
+      assert.is((await on().run(['podman', 'volume', 'exists', volume])).exitCode, 0, `${volume} is kept`);
+    }
+    assert.is((await on().run(['podman', 'secret', 'exists', `${NAME}-password`])).exitCode, 0, 'the secret is kept');
+
+    // No password given: the kept secret is used, and it still matches the kept data.
+    const reinstalled = Math.floor(Date.now() / 1000) - 1;
+    await cli(['--config', `${SRV}/poststack.ini`, 'install', '--now']);
+    await assertServing(NAME);
+    assert.not.match(await on().journal([SERVICE], { since: reinstalled, lines: 1000 }), /initializing a new cluster/, 'no new initialization');
+    if (before) assert.is(await psql(databaseUrl, 'SELECT (SELECT count(*) FROM e2e_items) || \' \' || (SELECT count(*) FROM e2e_ledger)'), before, 'the data is found again');
+    else assert.is(await psql(databaseUrl, 'SELECT current_user'), 'poststack');
+  });
+});
+
+test('step 8 (rootless): the same with --user, for a user with linger', async () => {
+  await step('8', 'rootless', { needs: ['0'], units: [`user@${appUid || 1000}.service`], userUnits: [SERVICE, BACKUP_TIMER], timeoutMs: 6 * 60_000 }, async () => {
+    await on().must(['useradd', '--create-home', '--shell=/bin/bash', APP_USER], { unit: true });
+    appUid = Number((await on().must(['id', '-u', APP_USER])).trim());
+    const as: As = { user: { name: APP_USER, uid: appUid } };
+    fs.chownSync(path.join(runDir, 'srv/user-password'), appUid, appUid);
+    await on().must(['loginctl', 'enable-linger', APP_USER], { unit: true });
+    await waitFor(`user@${appUid}.service`, 30_000, async () =>
+      (await on().run(['systemctl', 'is-active', `user@${appUid}.service`])).stdout.trim() === 'active' ? true : undefined);
+    // The user's own image store: rootless Podman never sees root's images.
+    await on().must(['podman', 'load', '--quiet', '--input', `${SRV}/image.tar`], { ...as, timeoutMs: 180_000 });
+
+    const started = Date.now();
+    const installed = await cli(['--user', '--config', `${SRV}/user.ini`, 'install', '--now', '--password-file', `${SRV}/user-password`], as);
+    measurements.rootlessInstallNowMs = Date.now() - started;
+    assert.not.match(installed, /lingering is off/, 'no linger warning');
+    await on().must(['test', '-f', `/home/${APP_USER}/.config/containers/systemd/${NAME}.container`]);
+    await assertServing(NAME, as);
+
+    const databaseUrl = await url('user.ini', as);
+    assert.match(databaseUrl, /@127\.0\.0\.1:5440\//);
+    await psql(databaseUrl, 'CREATE TABLE e2e_user_items AS SELECT generate_series(1, 100) AS id', as);
+    measurements.rootlessRestartMs = await timedSystemctl('restart', SERVICE, as);
+    await assertServing(NAME, as);
+    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_user_items', as), '100', 'after systemctl --user restart');
+
+    const status = JSON.parse(await cli(['--user', '--config', `${SRV}/user.ini`, 'status', '--json'], as)) as { healthy: boolean; problems: string[] };
+    assert.equal([status.healthy, status.problems], [true, []], 'status --user --json');
+
+    // Linger: the user's manager starts at boot, and with it the service, with no login.
+    await on().reboot();
+    await waitFor(`${NAME}.service of ${APP_USER} after the boot`, 90_000, async () =>
+      (await on().run(['systemctl', '--user', 'is-active', SERVICE], as)).stdout.trim() === 'active' ? true : undefined);
+    await assertServing(NAME, as);
+    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_user_items', as), '100', 'after a power-off and boot');
+    // The root service came back too, by itself.
+    if (passed.has('1')) await assertServing(NAME);
+
+    await cli(['--user', '--config', `${SRV}/user.ini`, 'uninstall'], as);
+    assert.is((await on().run(['podman', 'volume', 'exists', `${NAME}-data`], as)).exitCode, 0, 'the data volume is kept');
+    await cli(['--user', '--config', `${SRV}/user.ini`, 'install', '--now'], as);
+    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_user_items', as), '100', 'a reinstall finds the data');
+  });
+});
+
+test('step 9 (timings): systemctl start to ready, first start (with init) and start with data, repeated', async () => {
+  await step('9', 'timings', { needs: ['0'], units: [`${TIMING_NAME}.service`], timeoutMs: 5 * 60_000 }, async () => {
+    const rounds = Number(process.env.PG_QUADLET_E2E_TIMING_ROUNDS ?? 3);
+    const first: number[] = [];
+    const again: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      await cli(['--config', `${SRV}/timing.ini`, 'install', '--password-file', `${SRV}/password`]);
+      first.push(await timedSystemctl('start', `${TIMING_NAME}.service`));
+      await assertServing(TIMING_NAME);
+      for (let i = 0; i < 3; i++) {
+        await on().must(['systemctl', 'stop', `${TIMING_NAME}.service`], { timeoutMs: 120_000 });
+        again.push(await timedSystemctl('start', `${TIMING_NAME}.service`));
+        await assertServing(TIMING_NAME);
+      }
+      await cli(['--config', `${SRV}/timing.ini`, 'uninstall', '--purge', '--yes']);
+    }
+    measurements.timingFirstStartMs = first;
+    measurements.timingStartMs = again;
+  });
+});
+
+const stats = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return `median ${sorted[Math.floor(sorted.length / 2)]} ms (min ${sorted[0]}, max ${sorted.at(-1)}, n=${sorted.length})`;
+};
+
+test('power-off leaves no process, mount or cgroup behind', async () => {
+  const dir = runDir;
+  await machine?.poweroff();
+  machine = undefined;
+  if (!dir) return;
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes(dir));
+  assert.equal(mounts, [], 'no mount under the run directory');
+  const processes = fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+    } catch {
+      return false;
+    }
+  });
+  assert.equal(processes, [], 'no process started for the machine is left');
+  const cgroupRoot = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
+  if (cgroupRoot && machineName) assert.not.ok(fs.existsSync(path.join(cgroupRoot, machineName)), `the machine's cgroup ${machineName} is gone`);
+  const first = [measurements.firstStartMs, ...((measurements.timingFirstStartMs as number[] | undefined) ?? [])].filter((v): v is number => typeof v === 'number');
+  const again = [...((measurements.startExistingMs as number[] | undefined) ?? []), ...((measurements.timingStartMs as number[] | undefined) ?? [])];
+  console.log('  measurements (inside the machine):');
+  if (first.length) console.log(`    systemctl start to ready, first start with init: ${stats(first)}; goal ${GOAL_FIRST_START_MS} ms`);
+  if (again.length) console.log(`    systemctl start to ready, with data: ${stats(again)}; goal ${GOAL_START_MS} ms`);
+  if (measurements.imageBytes) console.log(`    image ${IMAGE}: ${((measurements.imageBytes as number) / 1e6).toFixed(1)} MB`);
+  console.log(`    all: ${JSON.stringify(measurements)}`);
+});
+
+test.after(async () => {
+  await machine?.poweroff();
+  machine = undefined;
+  if (runDir) fs.rmSync(runDir, { recursive: true, force: true });
+});
+
+test.run();
