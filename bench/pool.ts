@@ -1,0 +1,174 @@
+// PgBouncer against PostgreSQL alone, side by side in one run, on loopback: the image's own
+// scripts start both (the test sandbox, as the OS user postgres), pgbench drives them with SCRAM
+// logins. Run by bench/pool.sh, which raises the descriptor limit first.
+//
+//   connect-per-transaction: pgbench -C -S -c 50, direct and pooled (goal: pooled >= 5x direct)
+//   500 clients:             pgbench -S -c 500, direct (max_connections 100 refuses) and pooled
+//                            (goal: no error)
+//
+// A third connect-per-transaction run is not the product: the same PgBouncer with the server's
+// own SCRAM secret in its auth file instead of the password (read here as the superuser, which
+// the pool container cannot), so that it verifies logins without deriving keys and passes the
+// client's keys on to the server. It measures what that design would buy.
+//
+// Besides the rates it reports the CPU each side spent per transaction: pgbench (the client),
+// the server (postmaster and every backend) and PgBouncer, so that the numbers can be explained.
+import { execa, execaSync } from 'execa';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PG_BIN, postgresGid, postgresUid, Sandbox } from '../test/image/sandbox.js';
+import { type Pool, poolRunDir, startPool } from '../test/pool/pool.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const SCALE = Number(process.env.BENCH_SCALE ?? 10);
+const TICKS_PER_SECOND = 100;
+
+interface Run {
+  name: string;
+  target: 'direct' | 'pooled' | 'pooled, passthrough';
+  tps: number | null;
+  transactions: number;
+  failed: number;
+  error: string | null;
+  /** CPU milliseconds per transaction, by who spent them. */
+  cpu: { client: number; server: number; pool: number } | null;
+}
+
+function ticks(pid: number, fields: number[]): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Field numbers as in proc(5); `after` starts at field 3.
+  return fields.reduce((sum, field) => sum + Number(after[field - 3]), 0);
+}
+
+/** CPU ticks of the postmaster, the children it reaped, and the backends still running. */
+function serverTicks(postmaster: number): number {
+  const children = fs.readFileSync(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  let total = ticks(postmaster, [14, 15, 16, 17]);
+  for (const child of children) {
+    try {
+      total += ticks(Number(child), [14, 15]);
+    } catch {
+      // ended between the two reads: counted in the postmaster's share at the next snapshot
+    }
+  }
+  return total;
+}
+
+async function pgbench(box: Sandbox, name: string, target: Run['target'], port: number, args: string[], postmaster: number, pool: Pool | null): Promise<Run> {
+  const before = { server: serverTicks(postmaster), pool: pool ? ticks(pool.server.process.pid!, [14, 15]) : 0 };
+  // `times` prints the CPU time of the shell's children: pgbench's own.
+  const result = await execa('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'pgbench', path.join(PG_BIN, 'pgbench'),
+    '--host=127.0.0.1', `--port=${port}`, '--username=poststack', '--no-vacuum', '-S', `-T${SECONDS}`, '-j2', ...args, 'poststack'],
+  { env: { PGPASSWORD: box.password }, reject: false, all: true });
+  const after = { server: serverTicks(postmaster), pool: pool ? ticks(pool.server.process.pid!, [14, 15]) : 0 };
+  const out = String(result.all);
+  const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? 0);
+  const tps = /^tps = ([\d.]+)/m.exec(out);
+  // The last line of `times` is its children's user and system time.
+  const cpuLine = out.trim().split('\n').at(-1) ?? '';
+  const seconds = [...cpuLine.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  const clientMs = seconds.reduce((sum, s) => sum + s, 0) * 1000;
+  const error = result.exitCode === 0 ? null : (/error: (.*)$/m.exec(out)?.[1] ?? `exit ${result.exitCode}`).replace(/\s+/g, ' ');
+  const perTransaction = (value: number) => (transactions > 0 ? value / transactions : NaN);
+  return {
+    name,
+    target,
+    tps: tps ? Number(tps[1]) : null,
+    transactions,
+    failed: Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0),
+    error,
+    cpu: transactions > 0
+      ? {
+          client: perTransaction(clientMs),
+          server: perTransaction(((after.server - before.server) * 1000) / TICKS_PER_SECOND),
+          pool: perTransaction(((after.pool - before.pool) * 1000) / TICKS_PER_SECOND),
+        }
+      : null,
+  };
+}
+
+/** PgBouncer from the pool's rendered configuration, its auth file holding the server's secret. */
+async function startPassthrough(box: Sandbox, pool: Pool): Promise<Pool> {
+  const dir = poolRunDir(box);
+  const secret = await box.superuser("SELECT rolpassword FROM pg_authid WHERE rolname = 'poststack'");
+  fs.writeFileSync(path.join(dir, 'users.txt'), `"poststack" "${secret}"\n`, { mode: 0o600 });
+  fs.chownSync(path.join(dir, 'users.txt'), postgresUid(), postgresGid());
+  const server = box.start({ args: ['pgbouncer', path.join(dir, 'pgbouncer.ini')] });
+  await box.waitReady(server, { port: pool.port });
+  return { ...pool, server };
+}
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  const memory = (os.totalmem() / 2 ** 30).toFixed(0);
+  const pgbouncer = fs.existsSync('/usr/sbin/pgbouncer') ? execaSyncFirstLine('/usr/sbin/pgbouncer', ['--version']) : 'PgBouncer missing';
+  const postgres = execaSyncFirstLine(path.join(PG_BIN, 'postgres'), ['--version']);
+  return `${os.cpus().length} cores (${cpu}), ${memory} GiB, Linux ${os.release()}; ${postgres}; ${pgbouncer}; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+}
+
+function execaSyncFirstLine(file: string, args: string[]): string {
+  return String(execaSync(file, args).stdout).split('\n')[0] ?? '';
+}
+
+const fixed = (value: number | null | undefined, digits = 1) => (value === null || value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits));
+
+function table(runs: Run[]): string {
+  const rows = runs.map((run) => {
+    const outcome = run.error ? `**failed**: ${run.error}` : `${run.failed} failed`;
+    const cpu = run.cpu ? `${fixed(run.cpu.client, 2)} / ${fixed(run.cpu.server, 2)} / ${run.target === 'direct' ? '-' : fixed(run.cpu.pool, 2)}` : '-';
+    return `| ${run.name} | ${run.target} | ${fixed(run.tps)} | ${run.transactions} | ${outcome} | ${cpu} |`;
+  });
+  return ['| run | target | tps | transactions | errors | CPU ms per transaction: pgbench / PostgreSQL / PgBouncer |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+async function main(): Promise<void> {
+  const out = process.argv[2];
+  const header = `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}. ${SECONDS} s per run, pgbench scale ${SCALE}, -S (read-only), 2 threads, SCRAM logins, max_connections 100, PgBouncer defaults (transaction mode, default_pool_size 20, max_client_conn 1000).`;
+  console.log(header);
+  const box = await Sandbox.create(randomBytes(24).toString('base64url'));
+  try {
+    await box.startReady();
+    const postmaster = Number(fs.readFileSync(path.join(box.paths.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const init = await execa(path.join(PG_BIN, 'pgbench'), ['--host=127.0.0.1', `--port=${box.port}`, '--username=poststack', '-i', '-q', `-s${SCALE}`, 'poststack'],
+      { env: { PGPASSWORD: box.password }, all: true, reject: false });
+    if (init.exitCode !== 0) throw new Error(`pgbench -i failed:\n${init.all}`);
+    const pool = await startPool(box);
+
+    const runs: Run[] = [];
+    const run = async (...args: Parameters<typeof pgbench>) => {
+      const result = await pgbench(...args);
+      console.log(`${result.name}, ${result.target}: tps ${fixed(result.tps)}, ${result.transactions} transactions${result.error ? `, failed: ${result.error}` : ''}`);
+      runs.push(result);
+      return result;
+    };
+    const connectDirect = await run(box, 'new connection per transaction, 50 clients (-C -c 50)', 'direct', box.port, ['-C', '-c50'], postmaster, null);
+    const connectPooled = await run(box, 'new connection per transaction, 50 clients (-C -c 50)', 'pooled', pool.port, ['-C', '-c50'], postmaster, pool);
+    await run(box, '500 clients (-c 500)', 'direct', box.port, ['-c500'], postmaster, null);
+    const manyPooled = await run(box, '500 clients (-c 500)', 'pooled', pool.port, ['-c500'], postmaster, pool);
+    await box.stop(pool.server, 'SIGINT');
+
+    const passthrough = await startPassthrough(box, pool);
+    await run(box, 'new connection per transaction, 50 clients (-C -c 50)', 'pooled, passthrough', pool.port, ['-C', '-c50'], postmaster, passthrough);
+    await box.stop(passthrough.server, 'SIGINT');
+
+    const ratio = (connectPooled.tps ?? 0) / (connectDirect.tps ?? Infinity);
+    const goals = [
+      `connect-per-transaction: pooled / direct = ${ratio.toFixed(2)} (goal: at least 5)`,
+      `500 clients pooled: ${manyPooled.error ? `failed (${manyPooled.error})` : `${manyPooled.failed} failed transactions`} (goal: 0)`,
+    ];
+    const report = [header, '', table(runs), '', ...goals.map((goal) => `- ${goal}`)].join('\n');
+    console.log(`\n${report}`);
+    if (out) {
+      fs.writeFileSync(out, `${report}\n`);
+      console.log(`bench: results written to ${out}`);
+    }
+    if (ratio < 5 || manyPooled.error || manyPooled.failed > 0) process.exitCode = 1;
+  } finally {
+    await box.cleanup();
+  }
+}
+
+await main();
