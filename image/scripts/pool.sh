@@ -100,12 +100,15 @@ pool_render_auth_file() {
 # TLS: clients must use it, and PgBouncer uses it to the server too, whose TCP is then TLS only.
 # The server's certificate is not verified: PgBouncer reaches it by container name, which the
 # certificate (made for DOMAIN) does not carry, over the containers' own network.
+# PgBouncer will not set up TLS for clients without a CA file, even when it asks clients for no
+# certificate, and the image has no system CA bundle: it gets the certificate's own chain.
 pool_tls_settings() {
 	[[ $pgq_ssl == on ]] || return 0
 	printf '%s\n' \
 		'client_tls_sslmode = require' \
 		"client_tls_cert_file = $pgq_ssl_cert_file" \
 		"client_tls_key_file = $pgq_ssl_key_file" \
+		"client_tls_ca_file = $pgq_ssl_cert_file" \
 		'server_tls_sslmode = require'
 }
 

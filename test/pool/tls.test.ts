@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeCertificates, postgresGid, postgresUid, type Sandbox, withSandbox } from '../image/sandbox.js';
+import { freePort, makeCertificates, postgresGid, postgresUid, type Sandbox, withSandbox } from '../image/sandbox.js';
 import { skipUnless } from '../support/skip.js';
 import { poolHealthy, poolMissing, poolRunDir, poolScript, startPool } from './pool.js';
 
@@ -60,6 +60,31 @@ test('clients must use TLS and can verify it fully; PgBouncer reaches the TLS-on
 async function otherCa(box: Sandbox): Promise<string> {
   return makeCertificates(path.join(box.dir, 'other-ca'), path.join(box.dir, 'other-server'));
 }
+
+test('TLS works on a system without a CA bundle, as in the image: PgBouncer is given a CA file of its own', async () => {
+  await withSandbox(async (box) => {
+    const ca = await certificatesFor(box);
+    const tls = { ssl: { ca, servername: 'localhost' } };
+    await box.startReady({ env: { DOMAIN }, connect: tls });
+    const port = await freePort();
+    // The entrypoint and pool.sh, as the OS user postgres, in a mount namespace where /etc/ssl is empty.
+    const pool = execa('unshare', ['--mount', '--propagation=private', '--', 'sh', '-c', 'mount -t tmpfs tmpfs /etc/ssl && exec "$@"', 'sh',
+      'setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--', path.join(box.paths.scripts, 'entrypoint.sh'), poolScript(box)],
+    { env: box.env({ DOMAIN, POOL_SERVER_HOST: '127.0.0.1', POOL_LISTEN_ADDR: '127.0.0.1', POOL_PORT: String(port) }), extendEnv: false, reject: false, all: true });
+    try {
+      const server = { process: pool, output: () => '', exited: pool.then((r) => r.exitCode ?? 1) };
+      await box.waitReady(server, { ...tls, port }).catch(async (error) => {
+        pool.kill('SIGINT');
+        throw new Error(`${error.message}\n${(await pool).all}`);
+      });
+      const [row] = await box.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()', [], { ...tls, port });
+      assert.is(row.ssl, true);
+    } finally {
+      pool.kill('SIGINT');
+      await pool;
+    }
+  });
+});
 
 test('DOMAIN without a readable certificate stops the pool with the reason, never plain text', async () => {
   await withSandbox(async (box) => {
