@@ -18,9 +18,25 @@ pool_probe_host() {
 	esac
 }
 
+# --wait SECONDS, for the start-up check (as health-check.sh has it): first wait up to SECONDS
+# for PgBouncer to listen, so that a start is reported ready at the first check instead of the next.
+pool_wait_listening() {
+	[[ $1 =~ ^[0-9]{1,4}$ ]] || pool_die "--wait takes a whole number of seconds, not '$1'"
+	local deadline=$((SECONDS + $1))
+	# As the role, to the console: a probe PgBouncer does not log as a failed login.
+	until pg_isready --quiet --host="$pool_host" --port="$POOL_PORT" --username="$POSTGRES_USER" --dbname=pgbouncer --timeout=1; do
+		((SECONDS < deadline)) || return 0
+		sleep 0.1
+	done
+}
+
 pool_setup_env
 pgq_read_password
+pool_host=$(pool_probe_host)
+if [[ ${1:-} == --wait ]]; then
+	pool_wait_listening "${2:-}"
+fi
 PGPASSWORD="$pgq_password" PGCONNECT_TIMEOUT=5 PGSSLMODE=prefer PGOPTIONS='' exec psql \
 	--no-psqlrc --quiet --no-password --tuples-only --no-align \
-	--host="$(pool_probe_host)" --port="$POOL_PORT" --username="$POSTGRES_USER" --dbname=pgbouncer \
+	--host="$pool_host" --port="$POOL_PORT" --username="$POSTGRES_USER" --dbname=pgbouncer \
 	--command='SHOW VERSION' >/dev/null

@@ -42,8 +42,8 @@ export async function spawnPool(box: Sandbox, env: Record<string, string> = {}):
 export const poolScript = (box: Sandbox): string => path.join(box.paths.scripts, 'pool.sh');
 export const poolRunDir = (box: Sandbox): string => path.join(box.paths.socket, 'pool');
 
-export async function poolHealthy(box: Sandbox, pool: Pool, env: Record<string, string> = {}): Promise<boolean> {
-  const result = await box.runAsPostgres(path.join(box.paths.scripts, 'pool-health-check.sh'), [], { env: { ...pool.env, ...env } });
+export async function poolHealthy(box: Sandbox, pool: Pool, env: Record<string, string> = {}, args: string[] = []): Promise<boolean> {
+  const result = await box.runAsPostgres(path.join(box.paths.scripts, 'pool-health-check.sh'), args, { env: { ...pool.env, ...env } });
   return result.exitCode === 0;
 }
 

@@ -55,7 +55,7 @@ test('the torture password logs in through the pool with SCRAM; a wrong one is r
   });
 });
 
-test('not healthy before PgBouncer listens; healthy once it accepts a login, and only with the right password', async () => {
+test('not healthy before PgBouncer listens; healthy once it accepts a login (--wait: as soon as it does), and only with the right password', async () => {
   await withSandbox(async (box) => {
     await box.startReady();
     // pool.sh waits on a secret that has not arrived yet: started, but nothing listens.
@@ -67,9 +67,13 @@ test('not healthy before PgBouncer listens; healthy once it accepts a login, and
     assert.not.ok(await poolHealthy(box, pool, check), 'not healthy before PgBouncer listens');
     assert.is(await connectError(box, { port: pool.port }), 'ECONNREFUSED');
 
+    // The start-up check's --wait: healthy as soon as PgBouncer listens, within the same check.
+    const waiting = poolHealthy(box, pool, check, ['--wait', '20']);
+    await sleep(300);
     fs.writeFileSync(fifo, box.password);
-    await box.waitReady(pool.server, { port: pool.port });
+    assert.ok(await waiting, 'healthy with --wait once PgBouncer listens');
     assert.ok(await poolHealthy(box, pool, check), 'healthy when up');
+    assert.not.ok(await poolHealthy(box, pool, check, ['--wait', 'x']), '--wait takes seconds');
     assert.not.ok(await poolHealthy(box, pool, { POSTGRES_PASSWORD_FILE: secretFile(box, 'wrong', 'wrong') }), 'a password the pool does not know is not healthy');
     await box.stop(pool.server, 'SIGTERM');
     assert.not.ok(await poolHealthy(box, pool, check), 'not healthy after the stop');
