@@ -90,9 +90,18 @@ pgq_backup_list() {
 	((${#names[@]})) || return 0
 	paste \
 		<(printf '%s\n' "${times[@]}" | date --utc --file=- +%s) \
-		<(cd -- "$POSTGRES_BACKUP_DIR" && du --summarize --bytes -- "${names[@]}" | cut -f1) \
+		<(pgq_backup_bytes "${names[@]}") \
 		<(printf '%s\n' "${names[@]}") |
 		LC_ALL=C sort -t $'\t' -k1,1nr -k3,3r
+}
+
+# The bytes of the files in each named backup, one line per name, in the order given.
+pgq_backup_bytes() {
+	(cd -- "$POSTGRES_BACKUP_DIR" && find "$@" -type f -printf '%H\t%s\n') |
+		awk -F '\t' -v names="$(printf '%s\n' "$@")" '
+			{ bytes[$1] += $2 }
+			END { n = split(names, order, "\n"); for (i = 1; i <= n; i++) print bytes[order[i]] + 0 }
+		'
 }
 
 # The path of a backup given as a name in the backup directory, or as a path.

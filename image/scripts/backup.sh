@@ -102,7 +102,7 @@ pgq_backup_run() {
 	pgq_backup_tmp=''
 	sync -- "$POSTGRES_BACKUP_DIR"
 	pgq_backup_written=$name
-	bytes=$(du --summarize --bytes -- "$POSTGRES_BACKUP_DIR/$name" | cut -f1)
+	bytes=$(pgq_backup_bytes "$name")
 	pgq_backup_expire
 	((${#pgq_backup_removed[@]} == 0)) || removed=" (${pgq_backup_removed[*]})"
 	printf 'backup: wrote %s, %s (%d bytes) in %s s; kept %d, removed %d%s\n' \

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# The spec's backup (`pg_dump | gzip`) and restore (`gunzip | psql`) against backup.sh and
+# restore.sh, side by side in one run, on a pgbench database served by the image's own entrypoint
+# and configuration. Runs each RUNS times, alternating, and reports medians and ratios.
+#
+# Usage (as root, with PostgreSQL 15 installed): bench/backup.sh [--write]
+#   --write       also put the results into docs/backup-restore.md
+#   SCALE=50      pgbench scale (50: 5 million accounts, 750 MB)
+#   PARTITIONS=0  split pgbench_accounts into this many partitions (tables a parallel job can take)
+#   RUNS=3        runs of each; LEVELS="1 6" also times backup.sh at these gzip levels
+# Goals on 2 cores: backup at least 3x faster, restore at least 1.5x faster, size no larger.
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+
+PG_BIN=/usr/lib/postgresql/15/bin
+SCALE=${SCALE:-50}
+PARTITIONS=${PARTITIONS:-0}
+RUNS=${RUNS:-3}
+LEVELS=${LEVELS:-}
+PORT=${PORT:-55499}
+WRITE=${1:-}
+DOC=docs/backup-restore.md
+PASSWORD=bench-password
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+preflight() {
+	((EUID == 0)) || { say "run as root: the server runs as the OS user postgres"; exit 1; }
+	[[ -x $PG_BIN/postgres ]] || { say "PostgreSQL 15 is missing ($PG_BIN): apt-get install postgresql-15"; exit 1; }
+	[[ -z $WRITE || $WRITE == --write ]] || { say "unknown argument $WRITE"; exit 1; }
+}
+
+setup_dirs() {
+	work=$(mktemp -d /var/tmp/pg-quadlet-bench.XXXXXX)
+	mkdir -p "$work/run" "$work/backups" "$work/secrets" "$work/spec"
+	cp -r image "$work/image"
+	printf '%s' "$PASSWORD" >"$work/secrets/password"
+	chmod 0400 "$work/secrets/password"
+	chown -R postgres:postgres "$work"
+	chmod 0755 "$work"
+}
+
+# A command as postgres with the container's environment, pointed into the work directory.
+as_postgres() {
+	setpriv --reuid=postgres --regid=postgres --init-groups -- env -i \
+		PATH="$PG_BIN:/usr/bin:/bin" HOME="$work" PGDATA="$work/pgdata" POSTGRES_PORT="$PORT" \
+		POSTGRES_SOCKET_DIR="$work/run" POSTGRES_TEMPLATE_DIR="$work/image/config" \
+		POSTGRES_INITDB_DIR="$work/init.d" POSTGRES_PASSWORD_FILE="$work/secrets/password" \
+		POSTGRES_BACKUP_DIR="$work/backups" POSTGRES_USER=poststack POSTGRES_DB=poststack \
+		"$@"
+}
+
+# The application's view, as the spec's scripts log in: TCP, role poststack, its password.
+as_app() {
+	as_postgres env PGHOST=127.0.0.1 PGPORT="$PORT" PGUSER=poststack PGPASSWORD="$PASSWORD" "$@"
+}
+
+as_superuser() {
+	as_postgres psql --no-psqlrc --quiet --tuples-only --no-align --set=ON_ERROR_STOP=1 \
+		--host="$work/run" --port="$PORT" --username=postgres "$@"
+}
+
+start_server() {
+	as_postgres "$work/image/scripts/entrypoint.sh" >"$work/server.log" 2>&1 &
+	server_pid=$!
+	local tries=0
+	until as_app psql --no-psqlrc --quiet --command='SELECT 1' poststack >/dev/null 2>&1; do
+		((++tries < 600)) || { cat "$work/server.log" >&2; say "the server did not start"; exit 1; }
+		sleep 0.1
+	done
+}
+
+cleanup() {
+	# $! is the subshell around the server, which ignores SIGINT: the postmaster gets it directly.
+	if [[ -n ${server_pid:-} && -f $work/pgdata/postmaster.pid ]]; then
+		kill -INT "$(head -n 1 "$work/pgdata/postmaster.pid")" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	[[ -z ${work:-} ]] || rm -rf -- "$work"
+}
+
+populate() {
+	local -a partitions=()
+	((PARTITIONS == 0)) || partitions=("--partitions=$PARTITIONS")
+	say "pgbench -i -s $SCALE ${partitions[*]} (as the application role)"
+	as_app pgbench --initialize --quiet --scale="$SCALE" "${partitions[@]}" poststack >/dev/null 2>&1
+	database_size=$(as_superuser --command="SELECT pg_size_pretty(pg_database_size('poststack'))")
+}
+
+now() { printf '%s\n' "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+spec_backup() {
+	local start
+	start=$(now)
+	# The spec's pipeline (with the password it never supplies, so that it runs at all).
+	as_app bash -c "pg_dump poststack | gzip > '$work/spec/poststack.sql.gz'"
+	spec_backup_s+=("$(since "$start")")
+	spec_bytes=$(stat --format=%s "$work/spec/poststack.sql.gz")
+}
+
+# backup.sh's one line: "backup: wrote NAME, SIZE (BYTES bytes) in SECONDS s; ..."
+line_name() { sed -E 's/^backup: wrote ([^,]+),.*/\1/' <<<"$1"; }
+line_bytes() { sed -E 's/.*\(([0-9]+) bytes\).*/\1/' <<<"$1"; }
+
+our_backup() {
+	local start line seconds level=${1:-}
+	local -a settings=()
+	[[ -z $level ]] || settings=("BACKUP_COMPRESS_LEVEL=$level")
+	start=$(now)
+	line=$(as_postgres env "${settings[@]}" "$work/image/scripts/backup.sh")
+	seconds=$(since "$start")
+	if [[ -n $level ]]; then
+		level_rows+=("| $level | $seconds | $(line_bytes "$line") |")
+		rm -rf -- "${work:?}/backups/$(line_name "$line")"
+		return 0
+	fi
+	our_backup_s+=("$seconds")
+	our_name=$(line_name "$line")
+	our_bytes=$(line_bytes "$line")
+}
+
+# An empty database as the entrypoint makes one: owned by the application role, with the
+# extensions only a superuser may create (the spec's dump, taken as that role, expects them).
+spec_restore() {
+	local start
+	as_superuser --command='DROP DATABASE IF EXISTS spec_restore' --command='CREATE DATABASE spec_restore OWNER poststack'
+	as_superuser --dbname=spec_restore --command='CREATE EXTENSION "uuid-ossp"; CREATE EXTENSION pgcrypto; CREATE EXTENSION pg_stat_statements'
+	start=$(now)
+	# As the spec runs it, errors do not stop psql: the role may not comment on the extensions,
+	# which the superuser created. check_restores compares the data itself.
+	as_app bash -c "gunzip < '$work/spec/poststack.sql.gz' | psql --quiet spec_restore >/dev/null 2>&1"
+	spec_restore_s+=("$(since "$start")")
+}
+
+our_restore() {
+	local start
+	start=$(now)
+	as_postgres "$work/image/scripts/restore.sh" "$our_name" 2>/dev/null >/dev/null
+	our_restore_s+=("$(since "$start")")
+	as_superuser --command="SELECT format('DROP DATABASE %I', datname) FROM pg_database WHERE datname LIKE 'poststack\\_pre\\_restore\\_%'" --command='\gexec' >/dev/null
+}
+
+check_restores() {
+	local sums="SELECT count(*) || md5(string_agg(aid || ':' || abalance, ',' ORDER BY aid)) FROM pgbench_accounts"
+	[[ $(as_superuser --dbname=poststack --command="$sums") == "$(as_superuser --dbname=spec_restore --command="$sums")" ]] ||
+		{ say "the two restores differ"; exit 1; }
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+
+floor_copy() {
+	local start table=pgbench_accounts
+	((PARTITIONS == 0)) || table=pgbench_accounts_1
+	start=$(now)
+	as_superuser --dbname=poststack --command="COPY $table TO '/dev/null'"
+	copy_floor_s=$(since "$start")
+	copy_floor_table=$table
+}
+
+report() {
+	local sb ob sr or
+	sb=$(median "${spec_backup_s[@]}") ob=$(median "${our_backup_s[@]}")
+	sr=$(median "${spec_restore_s[@]}") or=$(median "${our_restore_s[@]}")
+	local layout="pgbench -i -s $SCALE"
+	((PARTITIONS == 0)) || layout+=" --partitions=$PARTITIONS"
+	cat <<-EOF
+		Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average before the run $load_before,
+		PostgreSQL $(as_superuser --command='SHOW server_version' | cut -d' ' -f1), \`$layout\` ($database_size), median of $RUNS runs, seconds.
+
+		| | spec (\`pg_dump \| gzip\`, \`gunzip \| psql\`) | pg-quadlet (\`backup.sh\`, \`restore.sh\`) | spec / pg-quadlet | goal |
+		| --- | --- | --- | --- | --- |
+		| backup time | $sb s | $ob s | $(ratio "$sb" "$ob")x | at least 3x |
+		| backup size | $(mib "$spec_bytes") ($spec_bytes bytes) | $(mib "$our_bytes") ($our_bytes bytes) | $(ratio "$spec_bytes" "$our_bytes")x | at least 1.00x |
+		| restore time | $sr s | $or s | $(ratio "$sr" "$or")x | at least 1.5x |
+
+		Every run: backup ${spec_backup_s[*]} / ${our_backup_s[*]}; restore ${spec_restore_s[*]} / ${our_restore_s[*]}.
+		The server alone, \`COPY $copy_floor_table TO '/dev/null'\`: $copy_floor_s s.
+	EOF
+	if ((${#level_rows[@]})); then
+		printf '\nbackup.sh by gzip level (BACKUP_COMPRESS_LEVEL):\n\n| level | seconds | bytes |\n| --- | --- | --- |\n'
+		printf '%s\n' "${level_rows[@]}"
+	fi
+}
+
+write_doc() {
+	local results=$1 begin='<!-- bench:backup:begin -->' end='<!-- bench:backup:end -->'
+	grep -qF -- "$begin" "$DOC" || { say "$DOC has no $begin marker"; exit 1; }
+	awk -v begin="$begin" -v end="$end" -v results="$results" '
+		$0 == begin { print; print results; skipping = 1; next }
+		$0 == end { skipping = 0 }
+		!skipping { print }
+	' "$DOC" >"$DOC.tmp"
+	mv -f -- "$DOC.tmp" "$DOC"
+	say "results written to $DOC"
+}
+
+main() {
+	preflight
+	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+	spec_backup_s=() our_backup_s=() spec_restore_s=() our_restore_s=() level_rows=()
+	trap cleanup EXIT
+	setup_dirs
+	start_server
+	populate
+	floor_copy
+	local run level
+	for ((run = 1; run <= RUNS; run++)); do
+		say "run $run of $RUNS"
+		if ((run % 2)); then spec_backup; our_backup; else our_backup; spec_backup; fi
+		if ((run % 2)); then spec_restore; our_restore; else our_restore; spec_restore; fi
+		check_restores
+	done
+	for level in $LEVELS; do
+		say "backup.sh at gzip level $level"
+		our_backup "$level"
+	done
+	local results
+	results=$(report)
+	printf '%s\n' "$results"
+	[[ -z $WRITE ]] || write_doc "$results"
+}
+
+main
