@@ -76,10 +76,16 @@ pool_check_password() {
 		pool_die "the password of $POSTGRES_USER is ${#pgq_password} bytes long; PgBouncer accepts at most $pool_max_password_bytes"
 }
 
+# The container's /run is a tmpfs only under a read-only root, as the unit runs it; anywhere else
+# the auth file would put the password on a disk, which is said at every start.
 pool_prepare_run_dir() {
 	pgq_prepare_socket_dir
 	install -d -m 0700 -- "$POOL_RUN_DIR" ||
 		pool_die "cannot create the private directory $POOL_RUN_DIR as $(id -un): point POOL_RUN_DIR at a writable directory on a tmpfs"
+	local filesystem
+	filesystem=$(stat --file-system --format=%T -- "$POOL_RUN_DIR")
+	[[ $filesystem == tmpfs || $filesystem == ramfs ]] ||
+		pool_log "warning: $POOL_RUN_DIR is on $filesystem, not a tmpfs: the auth file writes the password to that disk"
 }
 
 # pool_write_private FILE TEXT: the file is complete before it appears, and never readable by

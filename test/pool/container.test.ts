@@ -136,6 +136,7 @@ test('pool.sh starts PgBouncer as PID 1 under a read-only root without capabilit
       const result = await current;
       assert.is(result.exitCode, 0, String(result.all));
       assert.match(String(result.all), /pool: PgBouncer on 127\.0\.0\.1/);
+      assert.not.match(String(result.all), /not a tmpfs/);
       run = undefined;
       pid = undefined;
     });

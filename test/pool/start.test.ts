@@ -37,6 +37,8 @@ test('the torture password logs in through the pool with SCRAM; a wrong one is r
 
     const dir = poolRunDir(box);
     assert.is(fs.statSync(dir).mode & 0o777, 0o700);
+    const onTmpfs = (await execa('stat', ['--file-system', '--format=%T', dir])).stdout === 'tmpfs';
+    assert.is(/warning: .* not a tmpfs: the auth file writes the password to that disk/.test(pool.server.output()), !onTmpfs, 'a run directory on a disk is reported');
     for (const name of fs.readdirSync(dir)) {
       const stat = fs.statSync(path.join(dir, name));
       assert.is(stat.mode & 0o777, 0o600, `${name} is private`);
