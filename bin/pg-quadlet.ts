@@ -191,6 +191,62 @@ await yargs(hideBin(process.argv))
       out(await url(ctx.config, ctx.runner, { showPassword: argv['show-password'], pooled: argv.pooled }));
     },
   )
+  .command(
+    'backup',
+    'Take a backup now, in the running container, and report its file, size and time',
+    (command) => withJson(command).example('$0 backup', 'Back up now, as the backup timer does'),
+    async (argv) => {
+      const ctx = await context(argv);
+      const { backup, backupReport } = await import('../lib/commands/backup.js');
+      const result = await backup(ctx.config, ctx.runner);
+      out(argv.json ? JSON.stringify(result, null, 2) : backupReport(result));
+    },
+  )
+  .command(
+    'backups',
+    'List the backups in the backup volume, newest first, with age and size',
+    (command) => withJson(command).example('$0 backups --json | jq -r ".[0].name"', 'The newest backup'),
+    async (argv) => {
+      const ctx = await context(argv);
+      const [{ listBackups }, { backupsReport }] = await Promise.all([import('../lib/backups.js'), import('../lib/commands/backup.js')]);
+      const list = await listBackups(ctx.config, ctx.runner);
+      out(argv.json ? JSON.stringify(list, null, 2) : backupsReport(list));
+    },
+  )
+  .command(
+    'restore [backup]',
+    'Restore a backup into the database; the database as it was is kept under another name',
+    (command) =>
+      withJson(command)
+        .positional('backup', { type: 'string', describe: 'A backup listed by pg-quadlet backups, or a path in the container (a directory, or a *.sql.gz)' })
+        .option('latest', { type: 'boolean', default: false, describe: 'Restore the newest backup' })
+        .option('yes', { type: 'boolean', default: false, describe: 'Do not ask before restoring (for scripts)' })
+        .example('$0 restore --latest', 'Restore the newest backup, after asking')
+        .example('$0 restore poststack_20260101T020000Z --yes', 'Restore that backup without asking'),
+    async (argv) => {
+      if (Boolean(argv.backup) === argv.latest) {
+        note('pg-quadlet: give a backup to restore, or --latest (not both). Run "pg-quadlet backups" to list them.');
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      const ctx = await context(argv);
+      const [{ planRestore, restore, restoreReport }, { formatAge, formatBytes }] = await Promise.all([
+        import('../lib/commands/restore.js'),
+        import('../lib/backups.js'),
+      ]);
+      const plan = await planRestore(ctx.config, ctx.runner, argv.latest ? { latest: true } : { source: argv.backup as string });
+      if (!argv.yes) {
+        const what = plan.backup ? `${plan.source} (taken ${formatAge(plan.backup.ageSeconds)} ago, ${formatBytes(plan.backup.sizeBytes)})` : plan.source;
+        if (!(await confirm(`Restore ${what} into the database ${plan.database}? Connections to it are ended; the database as it is now is kept under another name.`))) {
+          note('pg-quadlet: nothing was restored (answer yes, or pass --yes).');
+          process.exitCode = EXIT.usage;
+          return;
+        }
+      }
+      const result = await restore(ctx.config, ctx.runner, plan, note);
+      out(argv.json ? JSON.stringify(result, null, 2) : restoreReport(result, ctx.config.name));
+    },
+  )
   .demandCommand(1, 'Give a command: see the list above.')
   .strict()
   .help()

@@ -1,5 +1,5 @@
 /** The few podman commands pg-quadlet needs. Secrets travel on standard input, never as arguments. */
-import { runChecked, type Runner } from './runner.js';
+import { runChecked, type Runner, type RunOptions } from './runner.js';
 
 export class Podman {
   constructor(private readonly runner: Runner) {}
@@ -32,7 +32,7 @@ export class Podman {
     return result.exitCode === 0 ? result.stdout.trim() || undefined : undefined;
   }
 
-  exec(container: string, command: readonly string[]): Promise<string> {
-    return runChecked(this.runner, 'podman', ['exec', container, ...command]);
+  exec(container: string, command: readonly string[], options?: RunOptions): Promise<string> {
+    return runChecked(this.runner, 'podman', ['exec', container, ...command], options);
   }
 }

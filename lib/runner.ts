@@ -13,6 +13,8 @@ export interface CommandResult {
 export interface RunOptions {
   /** Written to the command's standard input: how secrets are passed, never as arguments. */
   readonly input?: string;
+  /** Sees each line of standard error as it comes (progress of a long command); it is kept in the result too. */
+  readonly onStderrLine?: (line: string) => void;
 }
 
 export interface Runner {
@@ -45,7 +47,13 @@ export function execaRunner(log?: (line: string) => void): Runner {
       // Node gives a child a socket as standard input, and `podman secret create NAME -` refuses
       // anything but a pipe: input goes through `cat`, which hands the command a real one.
       const piped = options.input !== undefined;
-      const result = await execa(piped ? 'sh' : file, piped ? ['-c', 'cat | "$@"', 'sh', file, ...args] : args, { reject: false, stripFinalNewline: true, input: options.input ?? '' });
+      const { onStderrLine } = options;
+      const result = await execa(piped ? 'sh' : file, piped ? ['-c', 'cat | "$@"', 'sh', file, ...args] : args, {
+        reject: false,
+        stripFinalNewline: true,
+        input: options.input ?? '',
+        ...(onStderrLine ? { stderr: function* (line: unknown) { onStderrLine(String(line)); yield line; } } : {}),
+      });
       if (result.exitCode === undefined) {
         const reason = result.code === 'ENOENT' ? 'not found: is it installed and on PATH?' : (result.originalMessage ?? result.shortMessage);
         throw new CommandError(file, undefined, reason ?? 'could not run');

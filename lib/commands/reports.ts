@@ -1,4 +1,5 @@
 /** What the command line prints for people (scripts use --json). */
+import { formatAge, formatBytes } from '../backups.js';
 import type { PostgresServiceConfig } from '../config.js';
 import type { InstallResult } from './install.js';
 import type { Status } from './status.js';
@@ -41,6 +42,11 @@ export function statusReport(status: Status): string {
   lines.push(`container health: ${status.health ?? 'not running'}`);
   if (status.timer) {
     lines.push(`backups: last run ${status.timer.lastRun || 'never'} (${status.timer.lastResult || 'no result yet'}), next ${status.timer.nextRun || 'not scheduled'}`);
+  }
+  if (status.newestBackup) {
+    lines.push(`newest backup: ${status.newestBackup.name}, ${formatAge(status.newestBackup.ageSeconds)} old, ${formatBytes(status.newestBackup.sizeBytes)}`);
+  } else if (status.health !== null) {
+    lines.push('newest backup: none found');
   }
   const db = status.database;
   if (db) {

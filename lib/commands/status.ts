@@ -4,6 +4,7 @@
  * anything is wrong.
  */
 import type { ClientConfig } from 'pg';
+import { listBackups, type Backup } from '../backups.js';
 import type { PostgresServiceConfig } from '../config.js';
 import { databaseFacts, poolFacts, type DatabaseFacts, type PoolFacts } from '../database-facts.js';
 import { Podman } from '../podman.js';
@@ -35,6 +36,8 @@ export interface Status {
   readonly units: UnitState[];
   readonly health: string | null;
   readonly timer: TimerState | null;
+  /** The newest complete backup in the backup volume; null when there is none or the container is not running. */
+  readonly newestBackup: Backup | null;
   readonly database: DatabaseFacts | null;
   /** PgBouncer's figures, when the pool is on and running. */
   readonly pool: PoolFacts | null;
@@ -83,6 +86,15 @@ export async function status({ config, runner, connection, poolConnection }: Sta
     if (timer.lastResult !== '' && timer.lastResult !== 'success') problems.push(`the last backup failed (${timer.lastResult}): see journalctl -u ${config.name}-backup.service`);
   }
 
+  let newestBackup: Backup | null = null;
+  if (service?.active === 'active') {
+    try {
+      newestBackup = (await listBackups(config, runner))[0] ?? null;
+    } catch (error) {
+      problems.push(`the backups could not be listed: ${(error as Error).message}`);
+    }
+  }
+
   let database: DatabaseFacts | null = null;
   let password: string | undefined;
   const secret = async () => (password ??= await podman.secretValue(config.passwordSecret));
@@ -106,7 +118,7 @@ export async function status({ config, runner, connection, poolConnection }: Sta
       }
     }
   }
-  return { healthy: problems.length === 0, problems, units, health, timer, database, pool };
+  return { healthy: problems.length === 0, problems, units, health, timer, newestBackup, database, pool };
 }
 
 function defaultConnection(config: PostgresServiceConfig, port: number, password: string): ClientConfig {

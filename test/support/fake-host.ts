@@ -17,6 +17,8 @@ export class FakeHost implements Runner {
   readonly loaded = new Set<string>();
   health: string | undefined = 'healthy';
   linger = true;
+  /** What `podman exec CONTAINER COMMAND...` prints, by the command in the container (backup.sh, restore.sh). */
+  readonly execs = new Map<string, CommandResult>([['/usr/local/bin/backup.sh list', ok('')]]);
   /** Commands (matched by their start) that fail with this stderr. */
   readonly failures = new Map<string, string>();
 
@@ -26,14 +28,18 @@ export class FakeHost implements Runner {
     for (const [prefix, stderr] of this.failures) if (command.startsWith(prefix)) return { exitCode: 1, stdout: '', stderr };
     const rest = args[0] === '--user' ? args.slice(1) : args;
     if (file === 'systemctl') return this.systemctl(rest);
-    if (file === 'podman') return this.podman(args, options.input);
+    if (file === 'podman') {
+      const result = this.podman(args, options.input);
+      if (options.onStderrLine && result.stderr) for (const line of result.stderr.split('\n')) options.onStderrLine(line);
+      return result;
+    }
     if (file === 'loginctl') return ok(this.linger ? 'yes' : 'no');
     return { exitCode: 127, stdout: '', stderr: `${file}: not found` };
   }
 
   /** The calls that change something (what a dry run must never make). */
   mutatingCalls(): string[] {
-    const readOnly = /^(systemctl( --user)? (show|is-enabled)|podman (secret inspect|inspect|volume exists)|loginctl)/;
+    const readOnly = /^(systemctl( --user)? (show|is-enabled)|podman (secret inspect|inspect|volume exists|exec \S+ \/usr\/local\/bin\/backup\.sh list)|loginctl)/;
     return this.calls.map((call) => call.command).filter((command) => !readOnly.test(command));
   }
 
@@ -91,6 +97,7 @@ export class FakeHost implements Runner {
     if (group === 'secret' && verb === 'rm') return this.secrets.delete(name) ? ok('') : { exitCode: 1, stdout: '', stderr: 'no such secret' };
     if (group === 'volume' && verb === 'exists') return this.volumes.has(name) ? ok('') : { exitCode: 1, stdout: '', stderr: '' };
     if (group === 'volume' && verb === 'rm') return this.volumes.delete(name) ? ok(name) : { exitCode: 1, stdout: '', stderr: 'no such volume' };
+    if (group === 'exec') return this.execs.get(args.slice(2).join(' ')) ?? { exitCode: 127, stdout: '', stderr: `no such command in the container: ${args.slice(2).join(' ')}` };
     if (group === 'inspect') return this.health === undefined ? { exitCode: 125, stdout: '', stderr: 'no such container' } : ok(this.health);
     return { exitCode: 125, stdout: '', stderr: `unknown podman command ${args.join(' ')}` };
   }

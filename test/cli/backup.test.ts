@@ -1,0 +1,173 @@
+// backup, backups and restore on the command line and in the library: against a recording
+// stand-in for podman, and against the real scripts on a real server (podman exec mapped onto the
+// image's scripts in a Sandbox).
+import { execa } from 'execa';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { listBackups, parseBackupList } from '../../lib/backups.js';
+import { backup, backupReport, backupsReport } from '../../lib/commands/backup.js';
+import { statusReport } from '../../lib/commands/reports.js';
+import { planRestore, restore, restoreReport } from '../../lib/commands/restore.js';
+import { status } from '../../lib/commands/status.js';
+import { isCommandError, type CommandResult, type Runner, type RunOptions } from '../../lib/runner.js';
+import { renderUnits, resolveConfig } from '../../lib/index.js';
+import { sandboxMissing, withSandbox, type Sandbox } from '../image/sandbox.js';
+import { backupEnv, fingerprint, makeBackupDir } from '../backup/support.js';
+import { FakeHost } from '../support/fake-host.js';
+import { skipUnless } from '../support/skip.js';
+
+const config = resolveConfig();
+const NOW = Date.parse('2026-11-27T12:00:00Z');
+const LIST = '1795744800\t14304847\tpoststack_20261127T020000Z\n1795658400\t14200000\tpoststack_20261126T020000Z\n';
+const ok = (stdout: string, stderr = ''): CommandResult => ({ exitCode: 0, stdout, stderr });
+
+const fake = suite('backup commands on a recorded host');
+
+fake('backups lists what backup.sh list reports, newest first, with age and size', async () => {
+  const host = new FakeHost();
+  host.execs.set('/usr/local/bin/backup.sh list', ok(LIST));
+  const list = await listBackups(config, host, NOW);
+  assert.equal(list, [
+    { name: 'poststack_20261127T020000Z', takenAt: '2026-11-27T02:00:00.000Z', ageSeconds: 36000, sizeBytes: 14304847 },
+    { name: 'poststack_20261126T020000Z', takenAt: '2026-11-26T02:00:00.000Z', ageSeconds: 122400, sizeBytes: 14200000 },
+  ]);
+  assert.equal(host.calls.map((call) => call.command), ['podman exec poststack-postgres /usr/local/bin/backup.sh list']);
+  assert.is(
+    backupsReport(list),
+    [
+      'NAME                        TAKEN (UTC)           AGE             SIZE',
+      'poststack_20261127T020000Z  2026-11-27T02:00:00Z  10 h 0 min ago  13.6 MiB',
+      'poststack_20261126T020000Z  2026-11-26T02:00:00Z  1 d 10 h ago    13.5 MiB',
+    ].join('\n'),
+  );
+  assert.match(backupsReport([]), /No backups yet/);
+  assert.throws(() => parseBackupList('garbage\n'), /unexpected line from backup.sh list/);
+});
+
+fake('backup runs backup.sh in the container and reports its file, size and time; a failure says why', async () => {
+  const host = new FakeHost();
+  host.execs.set('/usr/local/bin/backup.sh', ok('backup: wrote poststack_20261127T020000Z, 13.6 MiB (14304847 bytes) in 5.31 s; kept 3, removed 2 (poststack_20261101T020000Z poststack_20261031T020000Z)'));
+  const result = await backup(config, host);
+  assert.equal(result, { name: 'poststack_20261127T020000Z', sizeBytes: 14304847, seconds: 5.31, kept: 3, removed: ['poststack_20261101T020000Z', 'poststack_20261031T020000Z'] });
+  assert.is(backupReport(result), 'Backed up to poststack_20261127T020000Z: 13.6 MiB in 5.3 s (3 kept; removed 2 expired: poststack_20261101T020000Z, poststack_20261031T020000Z).');
+  assert.equal(host.calls.map((call) => call.command), ['podman exec poststack-postgres /usr/local/bin/backup.sh']);
+
+  host.execs.set('/usr/local/bin/backup.sh', { exitCode: 1, stdout: '', stderr: 'pg_dump: error: could not write\nbackup: error: the backup failed (exit 1): no backup was written and none was removed' });
+  const error = await backup(config, host).then(() => undefined, (e: unknown) => e);
+  assert.ok(isCommandError(error));
+  assert.match((error as Error).message, /exit 1: backup: error: the backup failed \(exit 1\): no backup was written and none was removed$/);
+});
+
+fake('restore plans the newest backup, streams progress and reports where the old database went', async () => {
+  const host = new FakeHost();
+  host.execs.set('/usr/local/bin/backup.sh list', ok(LIST));
+  host.execs.set(
+    '/usr/local/bin/restore.sh poststack_20261127T020000Z',
+    ok(
+      'restore: restored poststack_20261127T020000Z into poststack in 12.34 s; the database as it was is kept as poststack_pre_restore_20261127_120000 (connections refused; DROP DATABASE it once the restore is checked)',
+      'restore: checking /data/postgres/backups/poststack_20261127T020000Z\nrestore: [1/2] TABLE t\nrestore: [2/2] TABLE DATA t',
+    ),
+  );
+  const plan = await planRestore(config, host, { latest: true });
+  assert.is(plan.source, 'poststack_20261127T020000Z');
+  assert.is(plan.backup?.sizeBytes, 14304847);
+  const progress: string[] = [];
+  const result = await restore(config, host, plan, (line) => progress.push(line));
+  assert.equal(progress, ['restore: checking /data/postgres/backups/poststack_20261127T020000Z', 'restore: [1/2] TABLE t', 'restore: [2/2] TABLE DATA t']);
+  assert.equal(result, { source: 'poststack_20261127T020000Z', database: 'poststack', seconds: 12.34, keptAs: 'poststack_pre_restore_20261127_120000' });
+  assert.match(restoreReport(result, 'poststack-postgres'), /podman exec poststack-postgres psql -U postgres -c 'DROP DATABASE poststack_pre_restore_20261127_120000'/);
+
+  const named = await planRestore(config, host, { source: 'poststack_20240101.sql.gz' });
+  assert.equal(named, { source: 'poststack_20240101.sql.gz', backup: null, database: 'poststack' });
+  const empty = new FakeHost();
+  const none = await planRestore(config, empty, { latest: true }).then(() => '', (e: Error) => e.message);
+  assert.match(none, /there is no backup to restore in poststack-postgres-backups/);
+});
+
+fake('status shows the newest backup, and says so when the backups cannot be listed', async () => {
+  const host = new FakeHost();
+  for (const unit of renderUnits(config)) {
+    host.loaded.add(unit.unitName);
+    host.active.add(unit.unitName);
+  }
+  host.execs.set('/usr/local/bin/backup.sh list', ok(LIST));
+  const connection = { host: '127.0.0.1', port: 1, connectionTimeoutMillis: 200 };
+  const seen = await status({ config, runner: host, connection });
+  assert.is(seen.newestBackup?.name, 'poststack_20261127T020000Z');
+  assert.match(statusReport(seen), /newest backup: poststack_20261127T020000Z, .* old, 13\.6 MiB/);
+
+  host.execs.set('/usr/local/bin/backup.sh list', { exitCode: 1, stdout: '', stderr: 'backup: error: POSTGRES_BACKUP_DIR is missing' });
+  const broken = await status({ config, runner: host, connection });
+  assert.is(broken.newestBackup, null);
+  assert.ok(broken.problems.some((problem) => problem.startsWith('the backups could not be listed: ')), broken.problems.join('\n'));
+});
+
+fake.run();
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/pg-quadlet.ts');
+const cli = (args: string[]) => execa(process.execPath, ['--import', 'tsx', BIN, ...args], { reject: false, stdin: 'ignore' });
+const commandLine = suite('backup commands on the command line');
+
+commandLine('--help lists backup, backups and restore; restore needs a backup or --latest', async () => {
+  const help = await cli(['--help']);
+  for (const command of ['backup', 'backups', 'restore [backup]']) assert.ok(help.stdout.includes(`pg-quadlet ${command} `), command);
+  const restoreHelp = await cli(['restore', '--help']);
+  assert.match(restoreHelp.stdout, /--latest[\s\S]*--yes[\s\S]*pg-quadlet restore --latest/);
+  for (const args of [['restore'], ['restore', 'x', '--latest']]) {
+    const result = await cli(args);
+    assert.is(result.exitCode, 2, args.join(' '));
+    assert.match(result.stderr, /give a backup to restore, or --latest \(not both\)/);
+  }
+});
+
+commandLine.run();
+
+/** `podman exec <container> /usr/local/bin/<script> ...` run as the Sandbox runs the image's scripts. */
+function sandboxRunner(box: Sandbox): Runner & { execs: string[] } {
+  const execs: string[] = [];
+  return {
+    execs,
+    async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+      const [verb, container, script, ...rest] = args;
+      if (file !== 'podman' || verb !== 'exec' || container !== config.name || !script?.startsWith('/usr/local/bin/')) {
+        return { exitCode: 125, stdout: '', stderr: `not a podman exec of a script: ${file} ${args.join(' ')}` };
+      }
+      execs.push([path.basename(script), ...rest].join(' '));
+      const result = await box.runAsPostgres(path.join(box.paths.scripts, path.basename(script)), rest, { env: backupEnv(box) });
+      const stderr = String(result.stderr);
+      if (options.onStderrLine) for (const line of stderr.split('\n').filter(Boolean)) options.onStderrLine(line);
+      return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr };
+    },
+  };
+}
+
+const live = skipUnless(suite('backup commands against the real scripts'), sandboxMissing(), 'backup commands against PostgreSQL 15');
+
+live('backup, backups and restore --latest work end to end through podman exec', async () => {
+  await withSandbox(async (box) => {
+    makeBackupDir(box);
+    await box.startReady();
+    await box.query('CREATE TABLE t AS SELECT generate_series(1, 1000) AS n');
+    const runner = sandboxRunner(box);
+    const before = await fingerprint(box);
+    const taken = await backup(config, runner);
+    assert.match(taken.name, /^poststack_\d{8}T\d{6}Z$/);
+    assert.ok(taken.sizeBytes > 1000);
+
+    const list = await listBackups(config, runner);
+    assert.equal(list.map((item) => [item.name, item.sizeBytes]), [[taken.name, taken.sizeBytes]]);
+    assert.ok(list[0] && list[0].ageSeconds < 60);
+
+    await box.query('DELETE FROM t');
+    const progress: string[] = [];
+    const result = await restore(config, runner, await planRestore(config, runner, { latest: true }), (line) => progress.push(line));
+    assert.is(result.source, taken.name);
+    assert.match(result.keptAs ?? '', /^poststack_pre_restore_\d{8}_\d{6}$/);
+    assert.ok(progress.some((line) => /^restore: \[\d+\/\d+\] TABLE DATA t$/.test(line)), progress.join('\n'));
+    assert.equal(await fingerprint(box), before);
+    assert.equal(runner.execs, ['backup.sh', 'backup.sh list', 'backup.sh list', `restore.sh ${taken.name}`]);
+  });
+});
+
+live.run();
