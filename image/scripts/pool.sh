@@ -6,8 +6,8 @@
 # The auth file holds the role's password in plain text: PgBouncer needs the password itself to
 # log in to PostgreSQL with SCRAM, and a SCRAM secret in its place would only work if it were the
 # server's own, which only a superuser can read. So the file lives only in memory, in a 0700
-# directory, as a 0600 file, and the password never reaches a command line or the environment of
-# another process.
+# directory, as a 0600 file, and this script never puts the password on a command line or in
+# another process's environment.
 #
 # Sourcing this file only defines the functions (pool_*, and entrypoint.sh's pgq_*), so that tests
 # and pool-health-check.sh can call them one at a time. Every path is an environment variable
