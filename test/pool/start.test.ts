@@ -133,8 +133,8 @@ test('a password the auth file cannot hold is refused with the reason, never wri
       ['é'.repeat(513), /is 1026 bytes long; PgBouncer accepts at most 1024/],
       ['', /no password for poststack/],
     ];
-    for (const [password, message] of cases) {
-      const file = secretFile(box, `case-${cases.findIndex((c) => c[0] === password)}`, password);
+    for (const [i, [password, message]] of cases.entries()) {
+      const file = secretFile(box, `case-${i}`, password);
       const result = await box.runAsPostgres(poolScript(box), [], { env: { ...env, POSTGRES_PASSWORD_FILE: file } });
       assert.is(result.exitCode, 1, JSON.stringify(password));
       assert.match(String(result.all), message);
