@@ -55,7 +55,13 @@ export function renderUnits(input: PostgresServiceInput = {}): RenderedUnit[] {
 function containerUnit(config: PostgresServiceConfig): RenderedUnit {
   const fileName = `${config.name}.container`;
   const content = renderTemplate('container', {
-    ...runtimeView(config, { healthCmd: CONTAINER.healthCheck, stopSignal: 'SIGINT', shmSize: '256m' }),
+    ...runtimeView(config, {
+      healthCmd: CONTAINER.healthCheck,
+      // Waits for the server (under the 5 s check timeout), so a start is ready as soon as it is.
+      healthStartupCmd: [CONTAINER.healthCheck, '--wait', '4'],
+      stopSignal: 'SIGINT',
+      shmSize: '256m',
+    }),
     dropIn: `${fileName}.d/override.conf next to this file`,
     description: unitValue(`PostgreSQL ${config.postgresVersion} (${config.name})`),
     image: command([config.image]),
@@ -116,7 +122,10 @@ function poolUnit(config: PostgresServiceConfig): RenderedUnit {
 
 /** What both containers share: health checks, hardening, stop behaviour, restart and boot,
  * with keys too new for the target Podman lowered to `PodmanArgs=`. */
-function runtimeView(config: PostgresServiceConfig, options: { healthCmd: string; stopSignal: string; shmSize?: string }) {
+function runtimeView(
+  config: PostgresServiceConfig,
+  options: { healthCmd: string; healthStartupCmd?: readonly string[]; stopSignal: string; shmSize?: string },
+) {
   const target = parsePodmanVersion(config.podmanVersion);
   if (!target) throw new Error(`unvalidated podmanVersion ${config.podmanVersion}`);
   const lowered = lowerKeys(
@@ -131,6 +140,7 @@ function runtimeView(config: PostgresServiceConfig, options: { healthCmd: string
   );
   return {
     healthCmd: command([options.healthCmd]),
+    healthStartupCmd: command(options.healthStartupCmd ?? [options.healthCmd]),
     healthInterval: '10s',
     healthTimeout: '5s',
     healthStartPeriod: '30s',

@@ -8,6 +8,17 @@ set -Eeuo pipefail
 source "${BASH_SOURCE[0]%/*}/entrypoint.sh"
 pgq_setup_env
 pgq_read_password
+# --wait SECONDS, for the start-up check: first wait up to SECONDS for the server to accept TCP
+# connections. Podman runs the first start-up check as the container starts and the next ones a
+# second or two apart, so without waiting a start is reported ready only at the next check.
+if [[ ${1:-} == --wait ]]; then
+	[[ ${2:-} =~ ^[0-9]{1,4}$ ]] || pgq_die "--wait takes a whole number of seconds, not '${2:-}'"
+	pgq_deadline=$((SECONDS + $2))
+	until pg_isready --quiet --host=127.0.0.1 --port="$POSTGRES_PORT" --timeout=1; do
+		((SECONDS < pgq_deadline)) || break
+		sleep 0.1
+	done
+fi
 PGPASSWORD="$pgq_password" PGCONNECT_TIMEOUT=5 PGSSLMODE=prefer PGOPTIONS='' exec psql \
 	--no-psqlrc --quiet --no-password --tuples-only --no-align \
 	--host=127.0.0.1 --port="$POSTGRES_PORT" --username="$POSTGRES_USER" --dbname="$POSTGRES_DB" \
