@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { systemdMissing, trixieRoot } from '../support/real-tools.js';
+import { cacheDir, systemdMissing, trixieRoot } from '../support/real-tools.js';
 import { skipUnless } from '../support/skip.js';
 import { Machine, type RunOptions } from './machine.js';
 
@@ -95,7 +95,7 @@ async function step(
       const units = options.units ?? [SERVICE];
       report += `\n--- journalctl -u ${units.join(' -u ')} (inside the machine, since the step began) ---\n${await machine.journal(units, { since })}`;
       if (options.userUnits) {
-        report += `\n--- journalctl --user-unit ${options.userUnits.join(' --user-unit ')} ---\n${await machine.journal(options.userUnits, { since, user: true })}`;
+        report += `\n--- journalctl --user-unit ${options.userUnits.join(' --user-unit ')} (the user's units, since the step began) ---\n${await machine.journal(options.userUnits, { since, user: true })}`;
       }
     } else {
       report += '\n(the machine is not running: no journal)';
@@ -236,6 +236,52 @@ async function makeCertificates(srv: string): Promise<void> {
   fs.chmodSync(path.join(work, 'ca.pem'), 0o644);
 }
 
+/** The tree's installed version of a package, from its dpkg database. */
+function treeVersion(pkg: string): string {
+  const status = fs.readFileSync(path.join(trixieRoot, 'var/lib/dpkg/status'), 'utf8');
+  const version = status.split('\n\n').find((stanza) => stanza.startsWith(`Package: ${pkg}\n`))?.match(/^Version: (.+)$/m)?.[1];
+  if (!version) throw new Error(`${pkg} is not installed in the trixie tree`);
+  return version;
+}
+
+/**
+ * Debian packages a host would have that the tree lacks, fetched once from Debian's mirror with
+ * apt (private lists and cache, apt's own configuration untouched) into the test cache. The tree
+ * is built without Recommends; Podman recommends dbus-user-session, and without a user D-Bus
+ * rootless Podman puts its pause process in the service's cgroup, where a restart sometimes
+ * loses the service's readiness notification. Pinned to the tree's dbus version, which the
+ * package requires exactly.
+ */
+async function hostPackages(): Promise<string[]> {
+  const wanted = [`dbus-user-session=${treeVersion('dbus-daemon')}`];
+  const dir = path.join(cacheDir, 'e2e-debs');
+  const file = (spec: string) => path.join(dir, `${spec.replace('=', '_').replace(/:/g, '%3a')}.deb`);
+  const missing = wanted.filter((spec) => !fs.existsSync(file(spec)));
+  if (missing.length > 0) {
+    const work = fs.mkdtempSync(path.join(cacheDir, 'e2e-debs.tmp-'));
+    try {
+      for (const sub of ['lists/partial', 'cache/archives/partial', 'deb']) fs.mkdirSync(path.join(work, sub), { recursive: true });
+      fs.writeFileSync(path.join(work, 'trixie.sources'),
+        'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n');
+      const apt = ['-o', `Dir::Etc::SourceList=${work}/trixie.sources`, '-o', 'Dir::Etc::SourceParts=/nonexistent',
+        '-o', `Dir::State::Lists=${work}/lists`, '-o', `Dir::Cache=${work}/cache`, '-o', 'APT::Sandbox::User=root'];
+      for (const args of [['update'], ['download', ...missing]]) {
+        const result = await execa('apt-get', [...apt, ...args], { cwd: path.join(work, 'deb'), reject: false, all: true, timeout: 300_000 });
+        if (result.exitCode !== 0) throw new Error(`apt-get ${args.join(' ')} failed:\n${result.all}`);
+      }
+      fs.mkdirSync(dir, { recursive: true });
+      for (const spec of missing) {
+        const name = fs.readdirSync(path.join(work, 'deb')).find((f) => f.startsWith(`${spec.split('=')[0]}_`));
+        if (!name) throw new Error(`apt-get download left no package for ${spec}`);
+        fs.renameSync(path.join(work, 'deb', name), file(spec));
+      }
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  }
+  return wanted.map(file);
+}
+
 function writeConfigs(srv: string): void {
   const files: Record<string, string> = {
     'poststack.ini': [
@@ -301,6 +347,8 @@ test('step 0 (prepare): CLI built, image built from image/, machine booted with 
     fs.chmodSync(path.join(srv, 'image.tar'), 0o644);
     await makeCertificates(srv);
     writeConfigs(srv);
+    fs.mkdirSync(path.join(srv, 'debs'));
+    for (const deb of await hostPackages()) fs.copyFileSync(deb, path.join(srv, 'debs', path.basename(deb)));
 
     const bindRo = (from: string, to: string) => `--bind-ro=${path.join(REPO, from)}:${APP}/${to}`;
     machine = await Machine.boot({
@@ -323,6 +371,12 @@ test('step 0 (prepare): CLI built, image built from image/, machine booted with 
     // which rootless Podman's network (pasta) opens. tmpfiles applies it at every boot.
     await on().must(['sh', '-c', `echo "127.0.0.1 ${DOMAIN}" >> /etc/hosts`]);
     await on().must(['sh', '-c', 'echo "z /dev/net/tun 0666 - - -" > /etc/tmpfiles.d/e2e-tun.conf && systemd-tmpfiles --create /etc/tmpfiles.d/e2e-tun.conf']);
+    await on().must(['sh', '-c', `dpkg --install ${SRV}/debs/*.deb`], { timeoutMs: 120_000 });
+    // A host's network setup reaches network-online.target at boot; rootless Quadlet units wait
+    // for it (podman-user-wait-network-online.service, up to 90 s) and nothing else here pulls
+    // it in when no rootful container runs.
+    await on().must(['systemctl', 'add-wants', 'multi-user.target', 'network-online.target']);
+    await on().must(['systemctl', 'start', 'network-online.target']);
     await on().must(['podman', 'load', '--quiet', '--input', `${SRV}/image.tar`], { unit: true, timeoutMs: 180_000 });
     measurements.imageBytes = Number(await on().must(['podman', 'image', 'inspect', '--format={{.Size}}', IMAGE]));
   });
@@ -401,6 +455,22 @@ test('step 3 (backup): the timer is listed with its next run; starting the backu
     assert.match(contents, /TABLE DATA public e2e_items /, 'the dump holds the table written in step 2');
     const data = (await on().must(['podman', 'volume', 'inspect', '--format={{.Mountpoint}}', `${NAME}-data`])).trim();
     assert.not.ok(volume.startsWith(`${data}/`) || volume === data, 'the backups are not on the data volume');
+
+    const listed = JSON.parse(await cli(['--config', `${SRV}/poststack.ini`, 'backups', '--json'])) as Array<{ name: string; sizeBytes: number }>;
+    assert.is(listed[0]?.name, newest, 'pg-quadlet backups lists it first');
+    assert.ok((listed[0]?.sizeBytes ?? 0) > 0);
+  });
+});
+
+test('step 4 (restore): a dropped table comes back with pg-quadlet restore --latest --yes', async () => {
+  await step('4', 'restore', { needs: ['3'], units: [SERVICE, BACKUP_SERVICE], timeoutMs: 4 * 60_000 }, async () => {
+    const databaseUrl = await url('poststack.ini');
+    await psql(databaseUrl, 'DROP TABLE e2e_items');
+    const started = Date.now();
+    await cli(['--config', `${SRV}/poststack.ini`, 'restore', '--latest', '--yes']);
+    measurements.restoreMs = Date.now() - started;
+    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_items'), '1000', 'the table is back, with every row');
+    await assertServing(NAME);
   });
 });
 

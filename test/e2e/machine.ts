@@ -191,7 +191,8 @@ export class Machine {
   /** The journal of the given units (system units, or with `user` a user manager's), for a
    * failure report. */
   async journal(units: readonly string[], options: { lines?: number; since?: number; user?: boolean } = {}): Promise<string> {
-    const unitArgs = units.flatMap((unit) => [options.user ? '--user-unit' : '--unit', unit]);
+    // journalctl --user-unit matches the caller's own UID (root's here): match the field instead.
+    const unitArgs = options.user ? units.map((unit) => `_SYSTEMD_USER_UNIT=${unit}`) : units.flatMap((unit) => ['--unit', unit]);
     const since = options.since === undefined ? [] : [`--since=@${options.since}`];
     const result = await this.run(['journalctl', '--no-pager', '--output=short-precise', `--lines=${options.lines ?? 120}`, ...since, ...unitArgs], { timeoutMs: 20_000 });
     return result.stdout || result.stderr;
