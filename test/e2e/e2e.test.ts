@@ -82,7 +82,10 @@ async function step(
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      body(),
+      body().then(() => {
+        // Shows what a failure looks like, and that the machine is still cleaned up after one.
+        if (process.env.PG_QUADLET_E2E_FAIL_AT === id) throw new Error('failing on purpose (PG_QUADLET_E2E_FAIL_AT)');
+      }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`timed out after ${options.timeoutMs / 1000} s`)), options.timeoutMs);
       }),
@@ -331,6 +334,11 @@ test('step 0 (prepare): CLI built, image built from image/, machine booted with 
     await trixie(['build', path.join(REPO, 'image'), IMAGE, '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`], 20 * 60_000);
     measurements.imageBuildMs = Date.now() - buildStarted;
 
+    // A run killed outright (SIGKILL) leaves its directory; its machine powered off on its own.
+    for (const entry of fs.readdirSync('/var/tmp').filter((name) => name.startsWith('pg-quadlet-e2e-'))) {
+      const stale = path.join('/var/tmp', entry);
+      if (Date.now() - fs.statSync(stale).mtimeMs > 3 * 3600_000) fs.rmSync(stale, { recursive: true, force: true });
+    }
     runDir = fs.mkdtempSync('/var/tmp/pg-quadlet-e2e-');
     const srv = path.join(runDir, 'srv');
     for (const dir of ['machine', 'containers', 'home', 'srv']) fs.mkdirSync(path.join(runDir, dir), { mode: 0o755 });
