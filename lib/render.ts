@@ -94,8 +94,13 @@ function poolUnit(config: PostgresServiceConfig): RenderedUnit {
   const name = `${config.name}-pool`;
   const fileName = `${name}.container`;
   const content = renderTemplate('pool.container', {
-    // PgBouncer's SIGTERM closes at once and clients reconnect; its SIGINT would wait for them.
-    ...runtimeView(config, { healthCmd: CONTAINER.poolHealthCheck, stopSignal: 'SIGTERM' }),
+    ...runtimeView(config, {
+      healthCmd: CONTAINER.poolHealthCheck,
+      healthStartupCmd: [CONTAINER.poolHealthCheck, '--wait', '4'],
+      // PgBouncer's SIGINT lets running transactions finish and exits 0; on SIGTERM it exits 1,
+      // which would leave the service failed after every stop.
+      stopSignal: 'SIGINT',
+    }),
     dropIn: `${fileName}.d/override.conf next to this file`,
     description: unitValue(`PgBouncer for PostgreSQL ${config.postgresVersion} (${config.name})`),
     serviceUnit: unitValue(`${config.name}.service`),

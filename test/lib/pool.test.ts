@@ -32,7 +32,8 @@ test('with the pool on: a network shared by both containers, and a PgBouncer con
   assert.equal(lines(pool, 'Exec'), ['/usr/local/bin/pool.sh']);
   assert.equal(lines(pool, 'PublishPort'), ['127.0.0.1:6432:6432']);
   assert.equal(lines(pool, 'HealthCmd'), ['/usr/local/bin/pool-health-check.sh']);
-  assert.equal(lines(pool, 'StopSignal'), ['SIGTERM']);
+  assert.equal(lines(pool, 'StopSignal'), ['SIGINT']);
+  assert.equal(lines(pool, 'HealthStartupCmd'), ['/usr/local/bin/pool-health-check.sh --wait 4']);
   for (const key of ['Requires', 'After', 'PartOf']) assert.equal(lines(pool, key), ['poststack-postgres.service'], key);
   assert.equal(lines(pool, 'Environment'), [
     'POSTGRES_DB=poststack',
