@@ -46,8 +46,8 @@ pgq_backup_dump() {
 pgq_backup_seal() {
 	local dir=$1 sums
 	pgq_backup_readable "$dir" || pgq_fail "the backup just written in $dir does not check out"
-	sums=$(cd -- "$dir" && find database roles.sql -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum --)
-	printf '%s\n' "$sums" >"$dir/SHA256SUMS"
+	sums=$(cd -- "$dir" && find database roles.sql -type f -print0 | LC_ALL=C sort -z | xargs -0 b2sum --)
+	printf '%s\n' "$sums" >"$dir/B2SUMS"
 	# pg_dump syncs its own files; this covers the rest, and every directory entry.
 	find "$dir" -print0 | xargs -0 sync --
 }

@@ -112,30 +112,37 @@ pgq_restore_database_sql() {
 	pg_restore --create --schema-only --table='' --file=- -- "$pgq_restore_source/database"
 }
 
-# Sets pgq_restore_properties: the database-level statements other than CREATE DATABASE, for the
-# name the database will have after the swap. Creates the new database.
-pgq_restore_create_database() {
-	local sql line create='' dumped='' props=()
+# Sets pgq_restore_create (CREATE DATABASE for the new database, with the backup's encoding and
+# locale) and pgq_restore_properties (the other database-level statements, for the name the
+# database has after the swap). Reads only the file, so it runs before anything changes.
+pgq_restore_read_database_sql() {
+	local sql line dumped=''
+	local -a props=()
+	pgq_restore_create='' pgq_restore_properties=''
 	if [[ $pgq_restore_kind == plain ]]; then
-		pgq_psql --set=tmp="$pgq_restore_tmp" --set=owner="$POSTGRES_USER" <<-'SQL'
-			CREATE DATABASE :"tmp" OWNER :"owner" TEMPLATE template0;
-		SQL
-		pgq_restore_created=1
-		pgq_restore_properties=''
 		return 0
 	fi
 	sql=$(pgq_restore_database_sql)
 	while IFS= read -r line; do
 		if [[ $line =~ ^CREATE\ DATABASE\ (.+)\ (WITH\ TEMPLATE\ =\ .*)$ ]]; then
 			dumped=${BASH_REMATCH[1]}
-			create="CREATE DATABASE \"$pgq_restore_tmp\" ${BASH_REMATCH[2]}"
+			pgq_restore_create="CREATE DATABASE \"$pgq_restore_tmp\" ${BASH_REMATCH[2]}"
 		elif [[ $line != '\connect '* ]]; then
 			props+=("$line")
 		fi
 	done <<<"$sql"
-	[[ -n $create ]] || pgq_fail "the archive has no CREATE DATABASE entry; nothing was changed"
+	[[ -n $pgq_restore_create ]] || pgq_fail "refused $pgq_restore_source: its archive has no CREATE DATABASE entry; nothing was changed"
 	pgq_restore_properties=$(pgq_restore_rename_properties "$dumped" "${props[@]}")
-	printf '%s\n' "$create" | pgq_psql --file=-
+}
+
+pgq_restore_create_database() {
+	if [[ $pgq_restore_kind == plain ]]; then
+		pgq_psql --set=tmp="$pgq_restore_tmp" --set=owner="$POSTGRES_USER" <<-'SQL'
+			CREATE DATABASE :"tmp" OWNER :"owner" TEMPLATE template0;
+		SQL
+	else
+		printf '%s\n' "$pgq_restore_create" | pgq_psql --file=-
+	fi
 	pgq_restore_created=1
 }
 
@@ -248,6 +255,7 @@ pgq_restore_main() {
 	pgq_restore_verify
 	pgq_restore_check_server
 	pgq_restore_names
+	pgq_restore_read_database_sql
 	trap pgq_restore_on_exit EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM

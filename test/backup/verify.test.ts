@@ -60,8 +60,8 @@ test('a truncated, damaged or incomplete backup is refused and nothing changes, 
 
     const unsealed = nameDaysAgo(-3 / 1440);
     copyBackup(dir, good, unsealed);
-    fs.rmSync(path.join(dir, unsealed, 'SHA256SUMS'));
-    await assertRefused(box, [unsealed], /has no SHA256SUMS: it is not a complete backup/, before);
+    fs.rmSync(path.join(dir, unsealed, 'B2SUMS'));
+    await assertRefused(box, [unsealed], /has no B2SUMS: it is not a complete backup/, before);
 
     await assertRefused(box, [path.join(dir, good, 'database', 'toc.dat')], /neither a backup directory nor a \*\.sql\.gz file/, before);
 
