@@ -193,7 +193,6 @@ async function assertServing(container: string, as: As = {}): Promise<void> {
   assert.is(await health(container, as), 'healthy', `${container}'s health check`);
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Preparation on the host: the CLI build, the image, certificates, configs; then the boot.
 
