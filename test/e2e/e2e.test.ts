@@ -454,7 +454,8 @@ test('step 3 (backup): the timer is listed with its next run; starting the backu
     const newest = listing.split('\n')[0]?.split('\t')[2];
     assert.ok(newest, `backup.sh list shows the backup: ${listing}`);
     const volume = (await on().must(['podman', 'volume', 'inspect', '--format={{.Mountpoint}}', `${NAME}-backups`])).trim();
-    await on().must(['sh', '-c', 'cd "$1" && sha256sum --check --strict --quiet SHA256SUMS', 'sh', `${volume}/${newest}`]);
+    // The backup's own checksum manifest (BLAKE2; SHA-256 in backups from before), every file.
+    await on().must(['sh', '-c', 'cd "$1" && if [ -f B2SUMS ]; then b2sum --check --strict --quiet B2SUMS; else sha256sum --check --strict --quiet SHA256SUMS; fi', 'sh', `${volume}/${newest}`]);
     const contents = await on().must([
       'podman', 'run', '--rm', '--network=none', '--read-only', `--volume=${NAME}-backups:/backups:ro`,
       IMAGE, 'pg_restore', '--list', `/backups/${newest}/database`,
