@@ -47,7 +47,10 @@ export async function databaseFacts(connection: ClientConfig, top = 5): Promise<
     if (row.statements) {
       const result = await client.query<{ query: string; calls: string; total: number; mean: number }>(
         `SELECT query, calls::text, total_exec_time AS total, mean_exec_time AS mean
-           FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            -- Other roles' statement texts are hidden from the application's role: skip them.
+            AND (userid = (SELECT oid FROM pg_roles WHERE rolname = current_user) OR pg_has_role('pg_read_all_stats', 'MEMBER'))
           ORDER BY total_exec_time DESC LIMIT $1`,
         [top],
       );

@@ -4,6 +4,7 @@
  * Re-running with the same config changes nothing. `dryRun` reports every action and does none.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PostgresServiceConfig } from '../config.js';
@@ -33,6 +34,8 @@ export interface InstallOptions {
   readonly now?: boolean;
   /** Told of each step as it happens (progress for long work). */
   readonly onProgress?: (line: string) => void;
+  /** The environment to look for the user's D-Bus in (rootless). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
   /** Test hook: make the file writing fail after this many files. */
   readonly failAfterFiles?: number;
 }
@@ -103,20 +106,23 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     }
   }
 
-  if (toWrite.length > 0) await act(`systemctl${scope(config)} daemon-reload`, () => systemctl.daemonReload());
+  // Also when nothing changed but systemd never loaded the service: an earlier install wrote the
+  // files and failed before it reloaded.
+  const service = `${config.name}.service`;
+  const loaded = (await systemctl.show(service, ['LoadState'])).LoadState === 'loaded';
+  if (toWrite.length > 0 || !loaded) await act(`systemctl${scope(config)} daemon-reload`, () => systemctl.daemonReload());
   const timer = `${config.name}-backup.timer`;
   if (config.backup.enabled && !(await systemctl.isEnabled(timer))) {
     await act(`systemctl${scope(config)} enable --now ${timer}`, () => systemctl.enableNow(timer));
   }
   if (options.now) {
-    const service = `${config.name}.service`;
     await act(`systemctl${scope(config)} start ${service} (waits until PostgreSQL is healthy)`, () =>
       withHeartbeat(progress, `waiting for ${service} to become healthy`, () => systemctl.start(service)),
     );
   } else if (changes.some((change) => change.status !== 'unchanged' && change.unit.target === 'quadlet')) {
     warnings.push(`if ${config.name}.service is running, apply the change with: systemctl${scope(config)} restart ${config.name}.service`);
   }
-  if (config.rootless) warnings.push(...(await lingerWarnings(runner)));
+  if (config.rootless) warnings.push(...(await lingerWarnings(runner)), ...userBusWarnings(options.env ?? process.env));
 
   return {
     files: changes.map(({ path: file, status, diff }) => ({ path: file, status, ...(diff === undefined ? {} : { diff }) })),
@@ -143,6 +149,14 @@ async function withHeartbeat<T>(progress: (line: string) => void, what: string, 
   } finally {
     clearInterval(timer);
   }
+}
+
+/** Without a user D-Bus (Debian's dbus-user-session), systemctl --user can miss a service's
+ * readiness and hang until the start timeout. */
+function userBusWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
+  const runtime = env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? ''}`;
+  if (existsSync(path.join(runtime, 'bus'))) return [];
+  return [`there is no user D-Bus at ${runtime}/bus: install dbus-user-session (and log in again), or systemctl --user may hang waiting for the service to report ready`];
 }
 
 /** A user's services stop when their last session ends, unless lingering is enabled. */

@@ -71,6 +71,7 @@ live('a running, healthy service reports healthy, with live facts from the datab
     assert.ok(db.uptimeSeconds >= 0 && db.uptimeSeconds < 600);
     assert.ok(db.cacheHitRatio !== null && db.cacheHitRatio > 0 && db.cacheHitRatio <= 1);
     assert.ok(db.topStatements?.some((statement) => statement.query.includes('CREATE TABLE t')), JSON.stringify(db.topStatements));
+    assert.not.ok(db.topStatements?.some((statement) => statement.query === '<insufficient privilege>'), 'only statements the role may read');
   });
 });
 

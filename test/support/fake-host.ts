@@ -16,6 +16,8 @@ export class FakeHost implements Runner {
   readonly active = new Set<string>();
   readonly loaded = new Set<string>();
   health: string | undefined = 'healthy';
+  /** After a daemon-reload every unit counts as loaded, as the files are there by then. */
+  private reloaded = false;
   linger = true;
   /** What `podman exec CONTAINER COMMAND...` prints, by the command in the container (backup.sh, restore.sh). */
   readonly execs = new Map<string, CommandResult>([['/usr/local/bin/backup.sh list', ok('')]]);
@@ -47,6 +49,7 @@ export class FakeHost implements Runner {
     const unit = rest.at(-1) ?? '';
     switch (verb) {
       case 'daemon-reload':
+        this.reloaded = true;
         return ok('');
       case 'is-enabled':
         return this.enabled.has(unit) ? ok('enabled') : { exitCode: 1, stdout: 'disabled', stderr: '' };
@@ -69,7 +72,7 @@ export class FakeHost implements Runner {
         const state = this.active.has(name) ? 'active' : 'inactive';
         return ok(
           [
-            `LoadState=${this.loaded.has(name) ? 'loaded' : 'not-found'}`,
+            `LoadState=${this.loaded.has(name) || this.reloaded ? 'loaded' : 'not-found'}`,
             `ActiveState=${state}`,
             `SubState=${state === 'active' ? 'running' : 'dead'}`,
             'LastTriggerUSec=Fri 2026-11-27 02:00:03 UTC',
