@@ -67,6 +67,7 @@ function containerUnit(config: PostgresServiceConfig): RenderedUnit {
     image: command([config.image]),
     containerName: command([config.name]),
     network: config.pool.enabled ? command([`${config.name}.network`]) : undefined,
+    pool: config.pool.enabled ? unitValue(`${config.name}-pool.service`) : undefined,
     volumes: [
       `${config.dataVolume}.volume:${CONTAINER.dataDir}`,
       `${config.backupVolume}.volume:${CONTAINER.backupDir}`,

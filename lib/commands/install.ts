@@ -119,6 +119,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     await act(`systemctl${scope(config)} start ${service} (waits until PostgreSQL is healthy)`, () =>
       withHeartbeat(progress, `waiting for ${service} to become healthy`, () => systemctl.start(service)),
     );
+    if (config.pool.enabled) {
+      const pool = `${config.name}-pool.service`;
+      await act(`systemctl${scope(config)} start ${pool} (waits until PgBouncer is healthy)`, () =>
+        withHeartbeat(progress, `waiting for ${pool} to become healthy`, () => systemctl.start(pool)),
+      );
+    }
   } else if (changes.some((change) => change.status !== 'unchanged' && change.unit.target === 'quadlet')) {
     warnings.push(`if ${config.name}.service is running, apply the change with: systemctl${scope(config)} restart ${config.name}.service`);
   }

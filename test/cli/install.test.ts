@@ -190,6 +190,14 @@ test('--now starts the service (systemctl waits until it is healthy)', async () 
   await run({ now: true, onProgress: (line) => progress.push(line) });
   assert.ok(host.mutatingCalls().includes('systemctl start poststack-postgres.service'));
   assert.ok(progress.some((line) => line.includes('waits until PostgreSQL is healthy')));
+  assert.not.ok(host.mutatingCalls().some((call) => call.includes('-pool.service')), 'no pool to start');
+});
+
+test('--now with the pool on starts PgBouncer after PostgreSQL', async () => {
+  const { host, run } = setup({ pool: { enabled: true } });
+  await run({ now: true });
+  const starts = host.mutatingCalls().filter((call) => call.startsWith('systemctl start'));
+  assert.equal(starts, ['systemctl start poststack-postgres.service', 'systemctl start poststack-postgres-pool.service']);
 });
 
 test('rootless installs go to the user\'s directories, use systemctl --user and say when linger is off', async () => {

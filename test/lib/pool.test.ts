@@ -27,6 +27,8 @@ test('with the pool on: a network shared by both containers, and a PgBouncer con
   ]);
   assert.equal(lines(file(units, 'poststack-postgres.network'), 'NetworkName'), ['poststack-postgres']);
   assert.equal(lines(file(units, 'poststack-postgres.container'), 'Network'), ['poststack-postgres.network']);
+  assert.equal(lines(file(units, 'poststack-postgres.container'), 'Wants'), ['poststack-postgres-pool.service'], 'starting PostgreSQL starts the pool');
+  assert.equal(lines(file(renderUnits(), 'poststack-postgres.container'), 'Wants'), [], 'no pool, no Wants=');
   const pool = file(units, 'poststack-postgres-pool.container');
   assert.equal(lines(pool, 'Network'), ['poststack-postgres.network']);
   assert.equal(lines(pool, 'Exec'), ['/usr/local/bin/pool.sh']);
