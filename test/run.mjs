@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const uvuBin = fileURLToPath(new URL('../node_modules/uvu/bin.js', import.meta.url));
-const pattern = process.argv[2] ?? '\\.test\\.ts$';
+// An optional regex narrows the run (`node test/run.mjs '^cli/'`); only *.test.ts files ever load.
+const pattern = `^(?=.*(?:${process.argv[2] ?? ''})).*\\.test\\.ts$`;
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', uvuBin, 'test', pattern, '--no-color'],
