@@ -7,7 +7,9 @@
 import pg from 'pg';
 
 const [url, ...statements] = process.argv.slice(2);
-const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000, statement_timeout: 30_000 });
+// No statement_timeout: node-postgres sends it at login, which PgBouncer refuses (see docs/pooling.md);
+// the caller bounds the whole run instead.
+const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
 try {
   await client.connect();
   const results = [];

@@ -30,6 +30,7 @@ const BACKUP_SERVICE = `${NAME}-backup.service`;
 const BACKUP_TIMER = `${NAME}-backup.timer`;
 const TLS_NAME = 'poststack-tls';
 const TIMING_NAME = 'poststack-timing';
+const POOL_NAME = 'poststack-pooled';
 // Goals on these machines: ready this soon after `systemctl start`.
 const GOAL_FIRST_START_MS = 3000;
 const GOAL_START_MS = 1000;
@@ -308,6 +309,7 @@ function writeConfigs(srv: string): void {
     // The defaults, on a port and with names of their own: what a user's first install gets.
     'timing.ini': [`name = ${TIMING_NAME}`, 'port = 5434', '[backup]', 'enabled = false', ''].join('\n'),
     'user.ini': [`name = ${NAME}`, 'port = 5440', 'sharedBuffers = 64MB', ''].join('\n'),
+    'pool.ini': [`name = ${POOL_NAME}`, 'port = 5436', 'sharedBuffers = 64MB', '[pool]', 'enabled = true', 'port = 6436', '[backup]', 'enabled = false', ''].join('\n'),
   };
   for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(srv, file), text, { mode: 0o644 });
   fs.writeFileSync(path.join(srv, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
@@ -672,6 +674,38 @@ test('step 9 (timings): systemctl start to ready, first start (with init) and st
     }
     measurements.timingFirstStartMs = first;
     measurements.timingStartMs = again;
+  });
+});
+
+test('step 10 (pool): PgBouncer in its own container on a shared network; clients connect through it', async () => {
+  const poolService = `${POOL_NAME}-pool.service`;
+  await step('10', 'pool', { needs: ['0'], units: [`${POOL_NAME}.service`, poolService], timeoutMs: 5 * 60_000 }, async () => {
+    await cli(['--config', `${SRV}/pool.ini`, 'install', '--now', '--password-file', `${SRV}/password`]);
+    await assertServing(POOL_NAME);
+    await assertServing(`${POOL_NAME}-pool`);
+
+    const pooled = (await cli(['--config', `${SRV}/pool.ini`, 'url', '--pooled', '--show-password'])).trim();
+    assert.match(pooled, /@127\.0\.0\.1:6436\/poststack\?sslmode=disable$/, 'the pooled URL points at PgBouncer');
+    assert.is(await psql(pooled, 'SELECT current_user'), 'poststack', 'psql through the pool');
+    const client = await pgClient(pooled, 'CREATE TABLE IF NOT EXISTS pooled (n int)', 'INSERT INTO pooled SELECT generate_series(1, 10)', 'SELECT count(*)::int AS n FROM pooled');
+    assert.equal(client.results?.at(-1), [{ n: 10 }], `pg through the pool: ${JSON.stringify(client)}`);
+    const wrong = await pgClient(pooled.replace(/:\/\/poststack:[^@]*@/, '://poststack:wrong@'), 'SELECT 1');
+    // PgBouncer answers a failed SCRAM exchange with 08P01, where PostgreSQL says 28P01.
+    assert.equal([wrong.ok, wrong.code, wrong.message], [false, '08P01', 'SASL authentication failed'], `a wrong password is refused by the pool: ${JSON.stringify(wrong)}`);
+
+    const status = JSON.parse(await cli(['--config', `${SRV}/pool.ini`, 'status', '--json'])) as { healthy: boolean; problems: string[]; pool: { serversIdle: number; serversActive: number } | null };
+    assert.equal(status.problems, []);
+    assert.ok(status.pool, 'status reports the pool');
+    assert.ok(status.pool.serversIdle + status.pool.serversActive >= 1, `a server connection is pooled: ${JSON.stringify(status.pool)}`);
+
+    // Stopping PostgreSQL stops the pool; starting it starts the pool again.
+    await on().must(['systemctl', 'stop', `${POOL_NAME}.service`], { timeoutMs: 120_000 });
+    assert.is((await show(poolService, ['ActiveState'])).ActiveState, 'inactive', 'the pool stops with PostgreSQL, cleanly');
+    await timedSystemctl('start', `${POOL_NAME}.service`);
+    await waitFor(`${poolService} after starting PostgreSQL`, 60_000, async () => ((await health(`${POOL_NAME}-pool`)) === 'healthy' ? true : undefined));
+    assert.is(await psql(pooled, 'SELECT count(*) FROM pooled'), '10', 'through the pool again');
+
+    await cli(['--config', `${SRV}/pool.ini`, 'uninstall', '--purge', '--yes']);
   });
 });
 
