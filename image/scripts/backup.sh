@@ -14,7 +14,7 @@ pgq_tool=backup
 # shellcheck source=backup-lib.sh
 source "${BASH_SOURCE[0]%/*}/backup-lib.sh"
 
-# Runs of a killed backup (.tmp-*) or an interrupted expiry (.del-*) never look like backups;
+# What a killed backup (.tmp-*) or an interrupted expiry (.del-*) left never looks like a backup;
 # under the lock nothing else is writing them, so they can go.
 pgq_backup_sweep() {
 	local path
