@@ -52,7 +52,7 @@ export function statusReport(status: Status): string {
   if (db) {
     lines.push(
       '',
-      `PostgreSQL ${db.version}, up ${duration(db.uptimeSeconds)}, database ${bytes(db.sizeBytes)}`,
+      `PostgreSQL ${db.version}, up ${formatAge(db.uptimeSeconds)}, database ${formatBytes(db.sizeBytes)}`,
       `connections ${db.connections} of ${db.maxConnections}, cache hit ratio ${db.cacheHitRatio === null ? 'n/a' : `${(db.cacheHitRatio * 100).toFixed(2)}%`}`,
     );
     if (db.topStatements && db.topStatements.length > 0) {
@@ -72,22 +72,4 @@ export function statusReport(status: Status): string {
 
 function indent(text: string): string {
   return text.trimEnd().split('\n').map((line) => `    ${line}`).join('\n');
-}
-
-function duration(seconds: number): string {
-  const days = Math.floor(seconds / 86400);
-  const hours = Math.floor((seconds % 86400) / 3600);
-  const minutes = Math.floor((seconds % 3600) / 60);
-  return days > 0 ? `${days}d ${hours}h` : hours > 0 ? `${hours}h ${minutes}m` : `${minutes}m ${seconds % 60}s`;
-}
-
-function bytes(count: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = count;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
