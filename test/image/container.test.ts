@@ -5,72 +5,29 @@
 // test/support/trixie.sh holds the tree's lock for as long as one podman command runs, so while
 // the container runs, the health check is run in it the way `podman exec` would: nsenter into its
 // namespaces as UID 999 without capabilities, with the container's environment.
-import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { systemdMissing, trixieRoot } from '../support/real-tools.js';
+import { execInContainer, findProcess, processStatus, trixie, trixieMust } from '../support/container-process.js';
+import { systemdMissing, trixieRoot, trixieScript } from '../support/real-tools.js';
 import { skipUnless } from '../support/skip.js';
 import { freePort, makeCertificates, sleep, TORTURE_PASSWORD } from './sandbox.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
-const TRIXIE = path.join(REPO, 'test/support/trixie.sh');
 const TAG = 'localhost/pg-quadlet-image-test:latest';
 const DOMAIN = 'db.example.test';
 const CERTGROUP_GID = 990;
 
 function containerMissing(): string | null {
   if (process.getuid?.() !== 0) return 'needs root (namespaces, chroot)';
-  if (!fs.existsSync(TRIXIE)) return `${TRIXIE} is missing`;
+  if (!fs.existsSync(trixieScript)) return `${trixieScript} is missing`;
   return systemdMissing();
 }
 
 const test = skipUnless(suite('image: real container'), containerMissing(), 'the image in a real Podman container');
-
-const trixie = (args: string[]) => execa('bash', [TRIXIE, ...args], { all: true, reject: false });
-
-async function must(args: string[]): Promise<string> {
-  const result = await trixie(args);
-  if (result.exitCode !== 0) throw new Error(`trixie.sh ${args.join(' ')} failed:\n${result.all}`);
-  return String(result.stdout);
-}
-
-/** The host PID of the process in the container whose environment holds the run's marker. */
-function findServer(marker: string): number | undefined {
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const environ = fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (environ.includes(marker) && cmdline.startsWith('postgres\0')) return Number(entry);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return undefined;
-}
-
-function status(pid: number): Record<string, string> {
-  return Object.fromEntries(
-    fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').filter(Boolean).map((line) => {
-      const i = line.indexOf(':');
-      return [line.slice(0, i), line.slice(i + 1).trim()];
-    }),
-  );
-}
-
-async function healthCheckIn(pid: number): Promise<number> {
-  const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
-  const result = await execa('nsenter', [
-    `--target=${pid}`, '--mount', '--uts', '--ipc', '--net', '--pid', '--root', '--wd', '--',
-    'setpriv', '--reuid=999', '--regid=999', '--init-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
-    'env', '-i', ...env, '/usr/local/bin/health-check.sh',
-  ], { reject: false, all: true });
-  return result.exitCode ?? 1;
-}
 
 test('built from image/, run read-only without capabilities: initializes, serves TLS with the secret password, healthy, stops cleanly, restarts', async () => {
   const id = randomBytes(4).toString('hex');
@@ -82,11 +39,11 @@ test('built from image/, run read-only without capabilities: initializes, serves
   let run: ReturnType<typeof trixie> | undefined;
   let pid: number | undefined;
   try {
-    await must(['base-image']);
-    await must(['build', path.join(REPO, 'image'), TAG, '--build-arg', 'BASE_IMAGE=localhost/base-debian:latest']);
+    await trixieMust(['base-image']);
+    await trixieMust(['build', path.join(REPO, 'image'), TAG, '--build-arg', 'BASE_IMAGE=localhost/base-debian:latest']);
 
     // Any other command runs as given: every binary finds its libraries, PgBouncer included.
-    const tools = await must([
+    const tools = await trixieMust([
       'run-podman', 'run', '--rm', '--read-only', '--cap-drop=all', '--network=none', TAG, 'bash', '-c',
       'find /usr/lib/postgresql /usr/sbin/pgbouncer -type f \\( -perm -u+x -o -name "*.so" \\) -exec ldd {} + 2>/dev/null | grep -c "not found"; ' +
         'pgbouncer --version | head -n 1; psql --version; pg_dump --version',
@@ -102,7 +59,7 @@ test('built from image/, run read-only without capabilities: initializes, serves
     fs.chmodSync(path.join(certs, 'privkey.pem'), 0o640);
 
     fs.writeFileSync(path.join(hostDir, 'password'), TORTURE_PASSWORD, { mode: 0o600 });
-    await must(['run-podman', 'secret', 'create', names.secret, `${inTree}/password`]);
+    await trixieMust(['run-podman', 'secret', 'create', names.secret, `${inTree}/password`]);
 
     const client = (config: pg.ClientConfig = {}) =>
       new pg.Client({
@@ -144,9 +101,9 @@ test('built from image/, run read-only without capabilities: initializes, serves
         }
         await sleep(200);
       }
-      pid = findServer(marker);
+      pid = findProcess(marker, 'postgres');
       assert.ok(pid, `${round}: the server process is found`);
-      const s = status(pid);
+      const s = processStatus(pid);
       assert.is(s.NSpid?.split(/\s+/).at(-1), '1', 'the server is PID 1 in the container');
       assert.is(s.Uid?.split(/\s+/)[0], '999');
       assert.ok(s.Groups?.split(/\s+/).includes(String(CERTGROUP_GID)), 'in the certgroup');
@@ -163,7 +120,7 @@ test('built from image/, run read-only without capabilities: initializes, serves
       assert.equal(rows[0], { ssl: true, work_mem: '5MB', items: 1, berlin: '14:00' }, `${round}: TLS, the argument, the init file once, time zones`);
       assert.is(await tryConnect({ ssl: false }), '28000', 'plain TCP is refused');
       assert.is(await tryConnect({ password: 'wrong' }), '28P01');
-      assert.is(await healthCheckIn(pid), 0, `${round}: health-check.sh passes in the container`);
+      assert.is(((await execInContainer(pid, ['/usr/local/bin/health-check.sh'])).exitCode ?? 1), 0, `${round}: health-check.sh passes in the container`);
 
       process.kill(pid, 'SIGINT');
       const result = await current;

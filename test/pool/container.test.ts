@@ -2,14 +2,14 @@
 // hardened as the pool unit runs it (read-only root, no capabilities, no new privileges, the
 // password as a Podman secret, the certificates mounted read-only), in front of a sandboxed
 // PostgreSQL on this host. The tree's Podman shares the host's network, so both meet on loopback.
-import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freePort, makeCertificates, postgresGid, sleep, TORTURE_PASSWORD, withSandbox } from '../image/sandbox.js';
-import { systemdMissing, trixieRoot, trixieScript } from '../support/real-tools.js';
+import { execInContainer, findProcess, processStatus, trixie, trixieMust } from '../support/container-process.js';
+import { systemdMissing, trixieRoot } from '../support/real-tools.js';
 import { skipUnless } from '../support/skip.js';
 import { poolMissing } from './pool.js';
 
@@ -23,45 +23,6 @@ function containerMissing(): string | null {
 }
 
 const test = skipUnless(suite('pool: real container'), containerMissing(), 'the pool in a real Podman container');
-const trixie = (args: string[]) => execa('bash', [trixieScript, ...args], { all: true, reject: false });
-
-async function must(args: string[]): Promise<string> {
-  const result = await trixie(args);
-  if (result.exitCode !== 0) throw new Error(`trixie.sh ${args.join(' ')} failed:\n${result.all}`);
-  return String(result.stdout);
-}
-
-/** The host PID of the container's process whose environment holds the run's marker. */
-function findProcess(marker: string): number | undefined {
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(marker)) return Number(entry);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return undefined;
-}
-
-function status(pid: number): Record<string, string> {
-  return Object.fromEntries(fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').filter(Boolean).map((line) => {
-    const i = line.indexOf(':');
-    return [line.slice(0, i), line.slice(i + 1).trim()];
-  }));
-}
-
-/** Runs a command in the container the way `podman exec` would: its namespaces, UID 999, no
- * capabilities, its environment. */
-async function execIn(pid: number, command: string[]) {
-  const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
-  return execa('nsenter', [
-    `--target=${pid}`, '--mount', '--uts', '--ipc', '--net', '--pid', '--root', '--wd', '--',
-    'setpriv', '--reuid=999', '--regid=999', '--init-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
-    'env', '-i', ...env, ...command,
-  ], { reject: false, all: true });
-}
-
 test('pool.sh starts PgBouncer as PID 1 under a read-only root without capabilities, with TLS to clients and to the server', async () => {
   const id = randomBytes(4).toString('hex');
   const secret = `pg-pool-test-${id}`;
@@ -71,8 +32,8 @@ test('pool.sh starts PgBouncer as PID 1 under a read-only root without capabilit
   let pid: number | undefined;
   try {
     await withSandbox(async (box) => {
-      await must(['base-image']);
-      await must(['build', path.join(REPO, 'image'), TAG, '--build-arg', 'BASE_IMAGE=localhost/base-debian:latest']);
+      await trixieMust(['base-image']);
+      await trixieMust(['build', path.join(REPO, 'image'), TAG, '--build-arg', 'BASE_IMAGE=localhost/base-debian:latest']);
 
       // One certificate, mounted for each side as its owner reads it.
       const ca = await makeCertificates(path.join(box.dir, 'ca'), path.join(box.paths.certificates, DOMAIN));
@@ -84,7 +45,7 @@ test('pool.sh starts PgBouncer as PID 1 under a read-only root without capabilit
       fs.chownSync(path.join(certs, 'privkey.pem'), 0, CERTGROUP_GID);
       fs.chmodSync(path.join(certs, 'privkey.pem'), 0o640);
       fs.writeFileSync(path.join(hostDir, 'password'), TORTURE_PASSWORD, { mode: 0o600 });
-      await must(['run-podman', 'secret', 'create', secret, `${inTree}/password`]);
+      await trixieMust(['run-podman', 'secret', 'create', secret, `${inTree}/password`]);
 
       const tls = { ssl: { ca, servername: 'localhost' } };
       await box.startReady({ env: { DOMAIN }, connect: tls });
@@ -111,7 +72,7 @@ test('pool.sh starts PgBouncer as PID 1 under a read-only root without capabilit
 
       pid = findProcess(marker);
       assert.ok(pid, 'the pool process is found');
-      const s = status(pid);
+      const s = processStatus(pid);
       assert.is(s.Name, 'pgbouncer');
       assert.is(s.NSpid?.split(/\s+/).at(-1), '1', 'PgBouncer is PID 1 in the container');
       assert.is(s.Uid?.split(/\s+/)[0], '999');
@@ -122,14 +83,14 @@ test('pool.sh starts PgBouncer as PID 1 under a read-only root without capabilit
       assert.equal(row, { ssl: true, user: 'poststack' }, 'through the pool, TLS to the server');
       assert.match(await box.connect({ port, ssl: false }).then(() => 'connected', (e) => String(e.message)), /SSL required/);
 
-      const health = await execIn(pid, ['/usr/local/bin/pool-health-check.sh']);
+      const health = await execInContainer(pid, ['/usr/local/bin/pool-health-check.sh']);
       assert.is(health.exitCode, 0, String(health.all));
-      const files = await execIn(pid, ['stat', '-c', '%a %U %n', '/run/postgresql/pool', '/run/postgresql/pool/pgbouncer.ini', '/run/postgresql/pool/users.txt', '/run/postgresql/pool/server.key']);
+      const files = await execInContainer(pid, ['stat', '-c', '%a %U %n', '/run/postgresql/pool', '/run/postgresql/pool/pgbouncer.ini', '/run/postgresql/pool/users.txt', '/run/postgresql/pool/server.key']);
       assert.is(String(files.stdout), [
         '700 postgres /run/postgresql/pool', '600 postgres /run/postgresql/pool/pgbouncer.ini',
         '600 postgres /run/postgresql/pool/users.txt', '600 postgres /run/postgresql/pool/server.key',
       ].join('\n'));
-      const mount = await execIn(pid, ['findmnt', '-n', '-o', 'FSTYPE', '--target', '/run/postgresql/pool']);
+      const mount = await execInContainer(pid, ['findmnt', '-n', '-o', 'FSTYPE', '--target', '/run/postgresql/pool']);
       assert.is(String(mount.stdout).trim(), 'tmpfs', 'the auth file is in memory only');
 
       process.kill(pid, 'SIGINT');
