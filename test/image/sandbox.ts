@@ -319,3 +319,17 @@ export async function connectError(box: Sandbox, config: pg.ClientConfig = {}): 
     return (error as { code?: string }).code ?? String(error);
   }
 }
+
+/** A CA, and in certificates/DOMAIN a server certificate for localhost and 127.0.0.1 laid out as
+ * the read-only mount holds it: root's directory, the key 0640 owned by neither root nor postgres
+ * but readable through postgres's group, as with certgroup in the container (PostgreSQL itself
+ * refuses such a key). Returns the CA certificate. */
+export async function mountedCertificates(box: Sandbox, domain: string): Promise<string> {
+  const dir = path.join(box.paths.certificates, domain);
+  const ca = await makeCertificates(path.join(box.dir, 'ca'), dir);
+  const nobody = Number((await execa('id', ['-u', 'nobody'])).stdout);
+  fs.chownSync(path.join(dir, 'privkey.pem'), nobody, postgresGid());
+  fs.chmodSync(path.join(dir, 'privkey.pem'), 0o640);
+  fs.chownSync(box.paths.certificates, 0, 0);
+  return ca;
+}

@@ -6,23 +6,10 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipUnless } from '../support/skip.js';
-import { connectError, makeCertificates, postgresGid, postgresUid, type Sandbox, sandboxMissing, withSandbox } from './sandbox.js';
+import { connectError, mountedCertificates, postgresUid, sandboxMissing, withSandbox } from './sandbox.js';
 
 const DOMAIN = 'db.example.test';
 const test = skipUnless(suite('image: TLS'), sandboxMissing(), 'image scripts against PostgreSQL 15');
-
-/** A CA, and in certificates/DOMAIN a server certificate for localhost and 127.0.0.1 laid out as
- * the read-only mount holds it: root's directory, the key 0640 owned by neither root nor postgres
- * but readable through postgres's group (PostgreSQL itself refuses such a key). Returns the CA. */
-async function certificatesFor(box: Sandbox): Promise<string> {
-  const dir = path.join(box.paths.certificates, DOMAIN);
-  const ca = await makeCertificates(path.join(box.dir, 'ca'), dir);
-  const nobody = Number((await execa('id', ['-u', 'nobody'])).stdout);
-  fs.chownSync(path.join(dir, 'privkey.pem'), nobody, postgresGid());
-  fs.chmodSync(path.join(dir, 'privkey.pem'), 0o640);
-  fs.chownSync(box.paths.certificates, 0, 0);
-  return ca;
-}
 
 function snapshot(dir: string): string {
   return fs.readdirSync(dir).sort().map((name) => {
@@ -33,7 +20,7 @@ function snapshot(dir: string): string {
 
 test('verify-full connects over TLS, plain TCP is refused, the key copy is private, and a restart keeps TLS on', async () => {
   await withSandbox(async (box) => {
-    const ca = await certificatesFor(box);
+    const ca = await mountedCertificates(box, DOMAIN);
     const mount = path.join(box.paths.certificates, DOMAIN);
     const before = snapshot(mount);
     const tls = { ssl: { ca, servername: 'localhost' } };
@@ -66,7 +53,7 @@ test('verify-full connects over TLS, plain TCP is refused, the key copy is priva
 
 test('DOMAIN without a usable key or certificate is an error, never plain text', async () => {
   await withSandbox(async (box) => {
-    await certificatesFor(box);
+    await mountedCertificates(box, DOMAIN);
     const key = path.join(box.paths.certificates, DOMAIN, 'privkey.pem');
 
     fs.chownSync(key, 0, 0);
@@ -89,7 +76,7 @@ test('DOMAIN without a usable key or certificate is an error, never plain text',
 
 test('a key that does not match the certificate stops the server instead of serving plain text', async () => {
   await withSandbox(async (box) => {
-    await certificatesFor(box);
+    await mountedCertificates(box, DOMAIN);
     const other = path.join(box.dir, 'other.key');
     await execa('openssl', ['genpkey', '-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', other]);
     const key = path.join(box.paths.certificates, DOMAIN, 'privkey.pem');

@@ -5,30 +5,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { freePort, makeCertificates, postgresGid, postgresUid, type Sandbox, withSandbox } from '../image/sandbox.js';
+import { freePort, makeCertificates, mountedCertificates, postgresUid, type Sandbox, withSandbox } from '../image/sandbox.js';
 import { skipUnless } from '../support/skip.js';
 import { poolHealthy, poolMissing, poolRunDir, poolScript, startPool } from './pool.js';
 
 const DOMAIN = 'db.example.test';
 const test = skipUnless(suite('pool: TLS'), poolMissing(), 'PgBouncer in front of PostgreSQL 15');
 
-/** The certificate directory as the read-only mount holds it: the key 0640, readable through
- * postgres's group only, as with certgroup in the container. Returns the CA certificate. */
-async function certificatesFor(box: Sandbox): Promise<string> {
-  const dir = path.join(box.paths.certificates, DOMAIN);
-  const ca = await makeCertificates(path.join(box.dir, 'ca'), dir);
-  const nobody = Number((await execa('id', ['-u', 'nobody'])).stdout);
-  fs.chownSync(path.join(dir, 'privkey.pem'), nobody, postgresGid());
-  fs.chmodSync(path.join(dir, 'privkey.pem'), 0o640);
-  fs.chownSync(box.paths.certificates, 0, 0);
-  return ca;
-}
-
 const failure = (promise: Promise<unknown>) => promise.then(() => 'connected', (error) => String(error.message));
 
 test('clients must use TLS and can verify it fully; PgBouncer reaches the TLS-only server over TLS', async () => {
   await withSandbox(async (box) => {
-    const ca = await certificatesFor(box);
+    const ca = await mountedCertificates(box, DOMAIN);
     const tls = { ssl: { ca, servername: 'localhost' } };
     await box.startReady({ env: { DOMAIN }, connect: tls });
     const pool = await startPool(box, { DOMAIN }, tls);
@@ -63,7 +51,7 @@ async function otherCa(box: Sandbox): Promise<string> {
 
 test('TLS works on a system without a CA bundle, as in the image: PgBouncer is given a CA file of its own', async () => {
   await withSandbox(async (box) => {
-    const ca = await certificatesFor(box);
+    const ca = await mountedCertificates(box, DOMAIN);
     const tls = { ssl: { ca, servername: 'localhost' } };
     await box.startReady({ env: { DOMAIN }, connect: tls });
     const port = await freePort();
