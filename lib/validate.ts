@@ -104,13 +104,13 @@ const settings = v.pipe(
     for (const name of Object.keys(dataset.value)) {
       const reason = MANAGED_SETTINGS[name];
       if (reason) {
-        addIssue({ message: `is managed by pg-quadlet: ${reason}`, path: [settingPathItem(dataset.value, name)] });
+        addIssue({ message: `is managed by pg-quadlet: ${reason}`, path: [pathItem(dataset.value, name)] });
       }
     }
   }),
 );
 
-function settingPathItem(input: Record<string, unknown>, key: string) {
+function pathItem(input: Record<string, unknown>, key: string) {
   return { type: 'object', origin: 'value', input, key, value: input[key] } as const;
 }
 
@@ -205,22 +205,22 @@ export const ConfigSchema = v.pipe(
     if (waitHealthy && version && isSupported(version) && !atLeast(version, argSince)) {
       addIssue({
         message: `waiting for a healthy server (Notify=healthy) needs Podman ${formatVersion(argSince)} or newer (${formatVersion(since)} natively): raise podmanVersion, or set waitHealthy to false`,
-        path: [settingPathItem(dataset.value, 'waitHealthy')],
+        path: [pathItem(dataset.value, 'waitHealthy')],
       });
     }
     if (pool.enabled && pool.port === port) {
-      addIssue({ message: 'must differ from port: PgBouncer and PostgreSQL are published side by side', path: [settingPathItem(dataset.value, 'pool'), settingPathItem(pool, 'port')] });
+      addIssue({ message: 'must differ from port: PgBouncer and PostgreSQL are published side by side', path: [pathItem(dataset.value, 'pool'), pathItem(pool, 'port')] });
     }
     if (pool.enabled && pool.defaultPoolSize >= maxConnections) {
       addIssue({
         message: `must be below maxConnections (${maxConnections}), which also serves backups, maintenance and direct clients`,
-        path: [settingPathItem(dataset.value, 'pool'), settingPathItem(pool, 'defaultPoolSize')],
+        path: [pathItem(dataset.value, 'pool'), pathItem(pool, 'defaultPoolSize')],
       });
     }
     if (dataVolume === backupVolume) {
       addIssue({
         message: 'must differ from dataVolume: backups on the data volume are lost with it',
-        path: [settingPathItem(dataset.value, 'backupVolume')],
+        path: [pathItem(dataset.value, 'backupVolume')],
       });
     }
   }),
