@@ -10,6 +10,9 @@ set -Eeuo pipefail
 # Present in PGDATA from the end of initdb until the first-start setup has finished: a data
 # directory that still has it was left half-made by a failed first start, never used by a server.
 pgq_incomplete_marker=.first-start-incomplete
+# Holds the number of the last setup step done on the cluster (pgq_setup_steps): a cluster made by
+# an older image gets the steps added since at its next start.
+pgq_setup_file=pg-quadlet-setup
 
 pgq_log() {
 	printf 'entrypoint: %s\n' "$*" >&2
@@ -230,7 +233,67 @@ pgq_process_init_files() {
 	done
 }
 
+# The pool container's PgBouncer checks logins against the role's SCRAM secret and logs in to
+# PostgreSQL with what a client's proof reveals, so it never needs the password; but only a
+# superuser can read the secret. This function gives the login role its own, and nothing more. It
+# lives in the maintenance database, out of the application's database and its backups.
+pgq_create_secret_lookup() {
+	psql --no-psqlrc --quiet --set=ON_ERROR_STOP=1 --single-transaction --file=- \
+		--host="$POSTGRES_SOCKET_DIR" --port="$POSTGRES_PORT" --username=postgres --dbname=postgres \
+		--set=user="$POSTGRES_USER" <<-'SQL'
+		CREATE SCHEMA IF NOT EXISTS pgquadlet;
+		CREATE OR REPLACE FUNCTION pgquadlet.scram_secret() RETURNS text
+		  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+		  AS $$ SELECT rolpassword FROM pg_authid
+		         WHERE rolname = session_user AND rolpassword LIKE 'SCRAM-SHA-256$%' $$;
+		COMMENT ON FUNCTION pgquadlet.scram_secret() IS
+		  'The SCRAM secret of the role that logged in, for the PgBouncer of pg-quadlet''s pool container';
+		REVOKE ALL ON FUNCTION pgquadlet.scram_secret() FROM PUBLIC;
+		GRANT USAGE ON SCHEMA pgquadlet TO :"user";
+		GRANT EXECUTE ON FUNCTION pgquadlet.scram_secret() TO :"user";
+	SQL
+}
+
+# Setup that follows the role and the database, in order. A step is only ever appended, and is
+# safe to repeat: a cluster made by an older image runs the ones it has not had at its next start.
+pgq_setup_steps=(pgq_create_secret_lookup)
+
+# pgq_run_setup_steps DONE: every step after the first DONE.
+pgq_run_setup_steps() {
+	local step
+	for step in "${pgq_setup_steps[@]:$1}"; do
+		"$step"
+	done
+}
+
+pgq_setup_done() {
+	local steps=0
+	[[ -s $PGDATA/$pgq_setup_file ]] && steps=$(<"$PGDATA/$pgq_setup_file")
+	[[ $steps =~ ^[0-9]+$ ]] ||
+		pgq_die "$PGDATA/$pgq_setup_file holds '$steps', not the number of setup steps done: remove it, and every step runs again (each is safe to repeat)"
+	echo "$steps"
+}
+
+pgq_record_setup_done() {
+	printf '%s\n' "${#pgq_setup_steps[@]}" >"$PGDATA/$pgq_setup_file.tmp"
+	mv -f -- "$PGDATA/$pgq_setup_file.tmp" "$PGDATA/$pgq_setup_file"
+}
+
+# Runs on a server that only the socket reaches, so no client sees the cluster half set up.
+pgq_upgrade_setup() {
+	local steps
+	steps=$(pgq_setup_done)
+	((steps < ${#pgq_setup_steps[@]})) || return 0
+	pgq_log "adding what this image sets up that $PGDATA does not have yet (steps $((steps + 1)) to ${#pgq_setup_steps[@]})"
+	pgq_temp_server_start
+	pgq_run_setup_steps "$steps"
+	pgq_temp_server_stop
+	pgq_record_setup_done
+	sync -- "$PGDATA"
+}
+
 pgq_mark_initialized() {
+	pgq_record_setup_done
 	rm -f -- "$PGDATA/$pgq_incomplete_marker"
 	sync -- "$PGDATA"
 }
@@ -241,6 +304,7 @@ pgq_initialize() {
 	pgq_render_config
 	pgq_temp_server_start
 	pgq_create_user_and_database
+	pgq_run_setup_steps 0
 	pgq_process_init_files
 	pgq_temp_server_stop
 	pgq_mark_initialized
@@ -260,6 +324,7 @@ pgq_main() {
 	pgq_setup_tls
 	if pgq_is_initialized; then
 		pgq_render_config
+		pgq_upgrade_setup
 	else
 		pgq_initialize
 	fi

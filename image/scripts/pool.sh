@@ -3,11 +3,12 @@
 # as its command. It renders pgbouncer.ini and the auth file into a private directory on a tmpfs,
 # then becomes PgBouncer (exec), so the container's stop signal reaches PgBouncer itself.
 #
-# The auth file holds the role's password in plain text: PgBouncer needs the password itself to
-# log in to PostgreSQL with SCRAM, and a SCRAM secret in its place would only work if it were the
-# server's own, which only a superuser can read. So the file lives only in memory, in a 0700
-# directory, as a 0600 file, and this script never puts the password on a command line or in
-# another process's environment.
+# The auth file holds the role's SCRAM secret, the server's own, which this script reads once at
+# start by logging in to PostgreSQL with the password (the Podman secret) and asking
+# pgquadlet.scram_secret(), which the server's entrypoint creates. With the server's secret,
+# PgBouncer checks a client's login without deriving keys from a password, and logs in to
+# PostgreSQL with the key the client's proof reveals: the password itself is in no file
+# PgBouncer reads, and never on a command line or in another process's environment than psql's.
 #
 # Sourcing this file only defines the functions (pool_*, and entrypoint.sh's pgq_*), so that tests
 # and pool-health-check.sh can call them one at a time. Every path is an environment variable
@@ -15,9 +16,6 @@
 set -Eeuo pipefail
 # shellcheck source-path=SCRIPTDIR source=entrypoint.sh
 source "${BASH_SOURCE[0]%/*}/entrypoint.sh"
-
-# PgBouncer 1.18 refuses longer passwords at login, with nothing in its log that says why.
-pool_max_password_bytes=1024
 
 pool_log() {
 	printf 'pool: %s\n' "$*" >&2
@@ -37,6 +35,7 @@ pool_setup_env() {
 	POOL_LISTEN_ADDR="${POOL_LISTEN_ADDR:-0.0.0.0}"
 	POOL_PORT="${POOL_PORT:-6432}"
 	POOL_RUN_DIR="${POOL_RUN_DIR:-$POSTGRES_SOCKET_DIR/pool}"
+	POOL_SERVER_WAIT="${POOL_SERVER_WAIT:-60}"
 	pool_validate_env
 }
 
@@ -53,6 +52,8 @@ pool_validate_env() {
 		[[ ${!name} =~ ^[1-9][0-9]{0,5}$ ]] ||
 			problems+=("$name='${!name}' must be a positive whole number")
 	done
+	[[ $POOL_SERVER_WAIT =~ ^[0-9]{1,5}$ ]] ||
+		problems+=("POOL_SERVER_WAIT='$POOL_SERVER_WAIT' must be a whole number of seconds")
 	[[ $POOL_PORT =~ ^[1-9][0-9]{0,4}$ ]] && ((POOL_PORT <= 65535)) ||
 		problems+=("POOL_PORT='$POOL_PORT' must be a port number")
 	[[ $POOL_LISTEN_ADDR =~ ^[A-Za-z0-9.:*_-]+(,[A-Za-z0-9.:*_-]+)*$ ]] ||
@@ -67,17 +68,36 @@ pool_validate_env() {
 	fi
 }
 
-# The auth file is read line by line, so a newline would end the password early.
-pool_check_password() {
-	local LC_ALL=C
-	[[ $pgq_password != *$'\n'* && $pgq_password != *$'\r'* ]] ||
-		pool_die "the password of $POSTGRES_USER contains a line break, which PgBouncer's auth file cannot hold: choose another"
-	((${#pgq_password} <= pool_max_password_bytes)) ||
-		pool_die "the password of $POSTGRES_USER is ${#pgq_password} bytes long; PgBouncer accepts at most $pool_max_password_bytes"
+# The server may still be starting (a first start initializes the cluster): it is waited for.
+# pg_isready sends no password, and the server does not log its probe as a failed login.
+pool_wait_for_server() {
+	local deadline=$((SECONDS + POOL_SERVER_WAIT))
+	until pg_isready --quiet --host="$POOL_SERVER_HOST" --port="$POSTGRES_PORT" --username="$POSTGRES_USER" --dbname=postgres --timeout=1; do
+		((SECONDS < deadline)) ||
+			pool_die "PostgreSQL at $POOL_SERVER_HOST:$POSTGRES_PORT did not accept connections within $POOL_SERVER_WAIT s (POOL_SERVER_WAIT): is its container running?"
+		sleep 0.2
+	done
+}
+
+# Sets pool_secret to the role's SCRAM secret as the server keeps it.
+pool_read_secret() {
+	local output
+	if ! output=$(PGPASSWORD="$pgq_password" PGCONNECT_TIMEOUT=10 PGSSLMODE=prefer PGOPTIONS='' psql \
+		--no-psqlrc --quiet --no-password --tuples-only --no-align --set=ON_ERROR_STOP=1 \
+		--host="$POOL_SERVER_HOST" --port="$POSTGRES_PORT" --username="$POSTGRES_USER" --dbname=postgres \
+		--command='SELECT pgquadlet.scram_secret()' 2>&1); then
+		case $output in
+			*pgquadlet*) pool_die "PostgreSQL has no pgquadlet.scram_secret(), which its container's entrypoint creates at start: restart the PostgreSQL container with this image ($output)" ;;
+			*) pool_die "cannot read the SCRAM secret of $POSTGRES_USER from PostgreSQL at $POOL_SERVER_HOST:$POSTGRES_PORT: $output" ;;
+		esac
+	fi
+	[[ $output =~ ^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$ ]] ||
+		pool_die "the password of $POSTGRES_USER is not stored as a SCRAM-SHA-256 secret on the server: set it again with password_encryption = scram-sha-256"
+	pool_secret=$output
 }
 
 # The container's /run is a tmpfs only under a read-only root, as the unit runs it; anywhere else
-# the auth file would put the password on a disk, which is said at every start.
+# the auth file and the TLS key would be written to a disk, which is said at every start.
 pool_prepare_run_dir() {
 	pgq_prepare_socket_dir
 	install -d -m 0700 -- "$POOL_RUN_DIR" ||
@@ -85,7 +105,7 @@ pool_prepare_run_dir() {
 	local filesystem
 	filesystem=$(stat --file-system --format=%T -- "$POOL_RUN_DIR")
 	[[ $filesystem == tmpfs || $filesystem == ramfs ]] ||
-		pool_log "warning: $POOL_RUN_DIR is on $filesystem, not a tmpfs: the auth file writes the password to that disk"
+		pool_log "warning: $POOL_RUN_DIR is on $filesystem, not a tmpfs: the auth file (the role's SCRAM secret) and the TLS key are written to that disk"
 }
 
 # pool_write_private FILE TEXT: the file is complete before it appears, and never readable by
@@ -96,11 +116,9 @@ pool_write_private() {
 	mv -f -- "$dest.tmp" "$dest"
 }
 
-# "user" "password", with every double quote in a field doubled: the format's only escape.
+# "user" "secret": the secret has no double quote, the format's only character to escape.
 pool_render_auth_file() {
-	local quote='"'
-	pool_write_private "$POOL_RUN_DIR/users.txt" \
-		"\"$POSTGRES_USER\" \"${pgq_password//"$quote"/"$quote$quote"}\""
+	pool_write_private "$POOL_RUN_DIR/users.txt" "\"$POSTGRES_USER\" \"$pool_secret\""
 }
 
 # TLS: clients must use it, and PgBouncer uses it to the server too, whose TCP is then TLS only.
@@ -155,13 +173,14 @@ pool_render_ini() {
 pool_main() {
 	pool_setup_env
 	pgq_read_password
-	pool_check_password
 	pool_prepare_run_dir
 	POSTGRES_SSL_DIR=$POOL_RUN_DIR
 	pgq_setup_tls
+	pool_wait_for_server
+	pool_read_secret
+	unset pgq_password
 	pool_render_auth_file
 	pool_render_ini
-	unset pgq_password
 	pool_log "PgBouncer on $POOL_LISTEN_ADDR:$POOL_PORT, $POOL_MODE pooling of $POSTGRES_DB at $POOL_SERVER_HOST:$POSTGRES_PORT"
 	exec pgbouncer "$POOL_RUN_DIR/pgbouncer.ini"
 }

@@ -56,6 +56,47 @@ test('initializes once: role, database, extensions and init files; a restart kee
   });
 });
 
+test("the pool's secret lookup: the role reads its own SCRAM secret and no one else's; a cluster made without it gets it at its next start, once", async () => {
+  await withSandbox(async (box) => {
+    const first = await box.startReady();
+    const stored = await box.superuser("SELECT rolpassword FROM pg_authid WHERE rolname = 'poststack'");
+    assert.match(stored, /^SCRAM-SHA-256\$4096:/);
+    const [own] = await box.query('SELECT pgquadlet.scram_secret() AS secret', [], { database: 'postgres' });
+    assert.is(own.secret, stored, "the role gets the server's secret");
+    await box.superuser("CREATE ROLE other LOGIN PASSWORD 'other-password'", 'postgres');
+    const other = await box.connect({ user: 'other', password: 'other-password', database: 'postgres' });
+    try {
+      const refused = await other.query('SELECT pgquadlet.scram_secret()').then(() => 'ok', (e) => e.code);
+      assert.is(refused, '42501', 'another role may not call it');
+    } finally {
+      await other.end();
+    }
+    const setupFile = path.join(box.paths.pgdata, 'pg-quadlet-setup');
+    assert.is(fs.readFileSync(setupFile, 'utf8'), '1\n');
+    assert.is(await box.stop(first), 0);
+
+    // As a cluster made by an image from before the lookup: no function, no record of it.
+    const older = await box.startReady();
+    await box.superuser('DROP SCHEMA pgquadlet CASCADE', 'postgres');
+    fs.rmSync(setupFile);
+    assert.is(await box.stop(older), 0);
+    const upgraded = await box.startReady();
+    assert.match(upgraded.output(), /adding what this image sets up that .* does not have yet \(steps 1 to 1\)/);
+    const [again] = await box.query('SELECT pgquadlet.scram_secret() AS secret', [], { database: 'postgres' });
+    assert.is(again.secret, stored);
+    assert.is(fs.readFileSync(setupFile, 'utf8'), '1\n');
+    assert.is(await box.stop(upgraded), 0);
+    const next = await box.startReady();
+    assert.not.match(next.output(), /adding what this image sets up/, 'once');
+    assert.is(await box.stop(next), 0);
+
+    fs.writeFileSync(setupFile, 'x\n');
+    const refused = box.start();
+    assert.is.not(await refused.exited, 0);
+    assert.match(refused.output(), /pg-quadlet-setup holds 'x', not the number of setup steps done: remove it/);
+  });
+});
+
 test('a failing init file stops the first start with its name and error; the next start initializes from scratch', async () => {
   await withSandbox(async (box) => {
     box.addInitFile('010-schema.sql', "CREATE TABLE items (name text); INSERT INTO items VALUES ('schema');\n");

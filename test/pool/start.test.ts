@@ -1,6 +1,7 @@
 // What pool.sh makes of the contract's environment: SCRAM logins with a password that breaks naive
-// quoting, the password only in a private file on the run directory, PgBouncer itself as the
-// process the stop signal reaches, a health check that needs a real login, and clear errors.
+// quoting, checked against the server's own SCRAM secret in a private file on the run directory
+// (the password in none), PgBouncer itself as the process the stop signal reaches, a health check
+// that needs a real login, and clear errors.
 import { execa } from 'execa';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,7 +23,7 @@ function secretFile(box: Sandbox, name: string, content: string): string {
 
 const processFile = (server: Server, name: string) => fs.readFileSync(`/proc/${server.process.pid}/${name}`, 'utf8');
 
-test('the torture password logs in through the pool with SCRAM; a wrong one is refused; the password stays in one private file', async () => {
+test("the torture password logs in through the pool with SCRAM; a wrong one is refused; the pool holds the server's secret, not the password", async () => {
   await withSandbox(async (box) => {
     await box.startReady();
     const pool = await startPool(box);
@@ -38,14 +39,15 @@ test('the torture password logs in through the pool with SCRAM; a wrong one is r
     const dir = poolRunDir(box);
     assert.is(fs.statSync(dir).mode & 0o777, 0o700);
     const onTmpfs = (await execa('stat', ['--file-system', '--format=%T', dir])).stdout === 'tmpfs';
-    assert.is(/warning: .* not a tmpfs: the auth file writes the password to that disk/.test(pool.server.output()), !onTmpfs, 'a run directory on a disk is reported');
+    assert.is(/warning: .* not a tmpfs: the auth file \(the role's SCRAM secret\) and the TLS key are written to that disk/.test(pool.server.output()), !onTmpfs, 'a run directory on a disk is reported');
     for (const name of fs.readdirSync(dir)) {
       const stat = fs.statSync(path.join(dir, name));
       assert.is(stat.mode & 0o777, 0o600, `${name} is private`);
       assert.is(stat.uid, postgresUid());
     }
     assert.equal(fs.readdirSync(dir).sort(), ['pgbouncer.ini', 'users.txt']);
-    assert.is(fs.readFileSync(path.join(dir, 'users.txt'), 'utf8'), `"poststack" "${TORTURE_PASSWORD.replaceAll('"', '""')}"\n`);
+    const secret = await box.superuser("SELECT rolpassword FROM pg_authid WHERE rolname = 'poststack'");
+    assert.is(fs.readFileSync(path.join(dir, 'users.txt'), 'utf8'), `"poststack" "${secret}"\n`, "the server's own SCRAM secret");
     assert.not.ok(fs.readFileSync(path.join(dir, 'pgbouncer.ini'), 'utf8').includes('🔑'), 'the configuration does not carry the password');
 
     // setpriv, the entrypoint and pool.sh all exec: the process started is PgBouncer itself.
@@ -111,10 +113,10 @@ test('the stop signal reaches PgBouncer: SIGINT lets the transaction in flight f
 test('every problem in the environment is named at once, and nothing starts', async () => {
   await withSandbox(async (box) => {
     const result = await box.runAsPostgres(poolScript(box), [], {
-      env: { POOL_SERVER_HOST: 'db;rm', POOL_MODE: 'sessions', POOL_MAX_CLIENT_CONN: '0', POOL_DEFAULT_POOL_SIZE: 'x', POOL_PORT: '70000', POOL_LISTEN_ADDR: '127.0.0.1 6432', POOL_RUN_DIR: '/tmp/a b' },
+      env: { POOL_SERVER_HOST: 'db;rm', POOL_MODE: 'sessions', POOL_MAX_CLIENT_CONN: '0', POOL_DEFAULT_POOL_SIZE: 'x', POOL_PORT: '70000', POOL_LISTEN_ADDR: '127.0.0.1 6432', POOL_RUN_DIR: '/tmp/a b', POOL_SERVER_WAIT: 'soon' },
     });
     assert.is(result.exitCode, 1);
-    for (const variable of ['POOL_SERVER_HOST', 'POOL_MODE', 'POOL_MAX_CLIENT_CONN', 'POOL_DEFAULT_POOL_SIZE', 'POOL_PORT', 'POOL_LISTEN_ADDR', 'POOL_RUN_DIR']) {
+    for (const variable of ['POOL_SERVER_HOST', 'POOL_MODE', 'POOL_MAX_CLIENT_CONN', 'POOL_DEFAULT_POOL_SIZE', 'POOL_PORT', 'POOL_LISTEN_ADDR', 'POOL_RUN_DIR', 'POOL_SERVER_WAIT']) {
       assert.match(String(result.all), new RegExp(`pool: error: ${variable}=`), variable);
     }
     assert.not.ok(fs.existsSync(poolRunDir(box)), 'nothing was written');
@@ -125,21 +127,40 @@ test('every problem in the environment is named at once, and nothing starts', as
   });
 });
 
-test('a password the auth file cannot hold is refused with the reason, never written', async () => {
+test('any password PostgreSQL takes works through the pool: a line break, 1100 bytes', async () => {
   await withSandbox(async (box) => {
-    const env = { POOL_SERVER_HOST: '127.0.0.1' };
-    const cases: Array<[string, RegExp]> = [
-      ['line\nbreak', /contains a line break/],
-      ['é'.repeat(513), /is 1026 bytes long; PgBouncer accepts at most 1024/],
-      ['', /no password for poststack/],
-    ];
-    for (const [i, [password, message]] of cases.entries()) {
-      const file = secretFile(box, `case-${i}`, password);
-      const result = await box.runAsPostgres(poolScript(box), [], { env: { ...env, POSTGRES_PASSWORD_FILE: file } });
-      assert.is(result.exitCode, 1, JSON.stringify(password));
-      assert.match(String(result.all), message);
-    }
-    assert.not.ok(fs.existsSync(path.join(poolRunDir(box), 'users.txt')));
+    await box.startReady();
+    const password = `line\nbreak ${'é'.repeat(550)}`;
+    await box.superuser(`ALTER ROLE poststack PASSWORD '${password}'`);
+    const pool = await startPool(box, { POSTGRES_PASSWORD_FILE: secretFile(box, 'long', password) }, { password });
+    const [row] = await box.query('SELECT current_user AS user', [], { port: pool.port, password });
+    assert.equal(row, { user: 'poststack' });
+    assert.ok(await poolHealthy(box, pool), 'the health check logs in with it');
+    assert.is(await box.stop(pool.server, 'SIGINT'), 0);
+  });
+});
+
+test('a secret PostgreSQL refuses, a server that never answers, a missing password: pool.sh says which, and PgBouncer does not start', async () => {
+  await withSandbox(async (box) => {
+    const server = await box.startReady();
+    const wrong = await box.runAsPostgres(poolScript(box), [], { env: { POOL_SERVER_HOST: '127.0.0.1', POSTGRES_PASSWORD_FILE: secretFile(box, 'wrong', 'wrong') } });
+    assert.is(wrong.exitCode, 1);
+    assert.match(String(wrong.all), /pool: error: cannot read the SCRAM secret of poststack from PostgreSQL at 127\.0\.0\.1:\d+: .*password authentication failed/);
+
+    await box.superuser('DROP SCHEMA pgquadlet CASCADE', 'postgres');
+    const missing = await box.runAsPostgres(poolScript(box), [], { env: { POOL_SERVER_HOST: '127.0.0.1' } });
+    assert.is(missing.exitCode, 1);
+    assert.match(String(missing.all), /PostgreSQL has no pgquadlet\.scram_secret\(\), which its container's entrypoint creates at start: restart the PostgreSQL container/);
+    assert.is(await box.stop(server), 0);
+
+    const down = await box.runAsPostgres(poolScript(box), [], { env: { POOL_SERVER_HOST: '127.0.0.1', POOL_SERVER_WAIT: '1' } });
+    assert.is(down.exitCode, 1);
+    assert.match(String(down.all), /PostgreSQL at 127\.0\.0\.1:\d+ did not accept connections within 1 s \(POOL_SERVER_WAIT\)/);
+
+    const empty = await box.runAsPostgres(poolScript(box), [], { env: { POOL_SERVER_HOST: '127.0.0.1', POSTGRES_PASSWORD_FILE: secretFile(box, 'empty', '') } });
+    assert.is(empty.exitCode, 1);
+    assert.match(String(empty.all), /no password for poststack/);
+    assert.not.ok(fs.existsSync(path.join(poolRunDir(box), 'users.txt')), 'no auth file was written');
   });
 });
 
