@@ -5,6 +5,8 @@
 //   connect-per-transaction: pgbench -C -S -c 50, direct and pooled (goal: pooled >= 5x direct)
 //   500 clients:             pgbench -S -c 500, direct (max_connections 100 refuses) and pooled
 //                            (goal: no error)
+//   node-postgres:           connect-per-transaction again, from Node's own client (no goal): the
+//                            same work with a client whose SCRAM login costs a fifth of libpq's
 //
 // Besides the rates it reports the CPU each side spent per transaction: pgbench (the client),
 // the server (postmaster and every backend) and PgBouncer, so that the numbers can be explained,
@@ -16,6 +18,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 import { PG_BIN, Sandbox } from '../test/image/sandbox.js';
 import { type Pool, startPool } from '../test/pool/pool.js';
 
@@ -56,36 +60,93 @@ function serverTicks(postmaster: number): number {
   return total;
 }
 
-async function pgbench(box: Sandbox, name: string, target: Run['target'], port: number, args: string[], postmaster: number, pool: Pool | null): Promise<Run> {
-  const before = { server: serverTicks(postmaster), pool: pool ? ticks(pool.server.process.pid!, [14, 15]) : 0 };
-  // `times` prints the CPU time of the shell's children: pgbench's own.
-  const result = await execa('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'pgbench', path.join(PG_BIN, 'pgbench'),
-    '--host=127.0.0.1', `--port=${port}`, '--username=poststack', '--no-vacuum', '-S', `-T${SECONDS}`, `-j${THREADS}`, ...args, 'poststack'],
-  { env: { PGPASSWORD: box.password }, reject: false, all: true });
-  const after = { server: serverTicks(postmaster), pool: pool ? ticks(pool.server.process.pid!, [14, 15]) : 0 };
-  const out = String(result.all);
-  const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? 0);
-  const tps = /^tps = ([\d.]+)/m.exec(out);
-  // The last line of `times` is its children's user and system time.
-  const cpuLine = out.trim().split('\n').at(-1) ?? '';
-  const seconds = [...cpuLine.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
-  const clientMs = seconds.reduce((sum, s) => sum + s, 0) * 1000;
-  const error = result.exitCode === 0 ? null : (/error: (.*)$/m.exec(out)?.[1] ?? `exit ${result.exitCode}`).replace(/\s+/g, ' ');
+/** What a client run reports; the server's and PgBouncer's CPU is measured around it. */
+interface ClientResult {
+  tps: number | null;
+  transactions: number;
+  failed: number;
+  error: string | null;
+  clientMs: number;
+}
+
+async function measure(name: string, target: Run['target'], postmaster: number, pool: Pool | null, client: () => Promise<ClientResult>): Promise<Run> {
+  const poolTicks = () => (pool ? ticks(pool.server.process.pid!, [14, 15]) : 0);
+  const before = { server: serverTicks(postmaster), pool: poolTicks() };
+  const result = await client();
+  const after = { server: serverTicks(postmaster), pool: poolTicks() };
+  const { transactions } = result;
   const perTransaction = (value: number) => (transactions > 0 ? value / transactions : NaN);
-  return {
+  const run: Run = {
     name,
     target,
-    tps: tps ? Number(tps[1]) : null,
+    tps: result.tps,
     transactions,
-    failed: Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0),
-    error,
+    failed: result.failed,
+    error: result.error,
     cpu: transactions > 0
       ? {
-          client: perTransaction(clientMs),
+          client: perTransaction(result.clientMs),
           server: perTransaction(((after.server - before.server) * 1000) / TICKS_PER_SECOND),
           pool: perTransaction(((after.pool - before.pool) * 1000) / TICKS_PER_SECOND),
         }
       : null,
+  };
+  console.log(`${run.name}, ${run.target}: tps ${fixed(run.tps)}, ${run.transactions} transactions${run.error ? `, failed: ${run.error}` : ''}`);
+  return run;
+}
+
+async function pgbench(box: Sandbox, port: number, args: string[]): Promise<ClientResult> {
+  // `times` prints the CPU time of the shell's children: pgbench's own.
+  const result = await execa('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'pgbench', path.join(PG_BIN, 'pgbench'),
+    '--host=127.0.0.1', `--port=${port}`, '--username=poststack', '--no-vacuum', '-S', `-T${SECONDS}`, `-j${THREADS}`, ...args, 'poststack'],
+  { env: { PGPASSWORD: box.password }, reject: false, all: true });
+  const out = String(result.all);
+  const tps = /^tps = ([\d.]+)/m.exec(out);
+  // The last line of `times` is its children's user and system time.
+  const cpuLine = out.trim().split('\n').at(-1) ?? '';
+  const seconds = [...cpuLine.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return {
+    tps: tps ? Number(tps[1]) : null,
+    transactions: Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? 0),
+    failed: Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0),
+    error: result.exitCode === 0 ? null : (/error: (.*)$/m.exec(out)?.[1] ?? `exit ${result.exitCode}`).replace(/\s+/g, ' '),
+    clientMs: seconds.reduce((sum, s) => sum + s, 0) * 1000,
+  };
+}
+
+/** pgbench -C -S's transaction from node-postgres: CLIENTS loops, each logging in, reading one
+ * row and logging out, for SECONDS. Its SCRAM key derivation is Node's (OpenSSL's PBKDF2, off the
+ * main thread), not libpq's. */
+async function nodePostgres(box: Sandbox, port: number, clients: number): Promise<ClientResult> {
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const deadline = started + SECONDS * 1000;
+  let transactions = 0;
+  let failed = 0;
+  let error: string | null = null;
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'poststack', database: 'poststack', password: box.password });
+      try {
+        await client.connect();
+        await client.query('SELECT abalance FROM pgbench_accounts WHERE aid = $1', [1 + Math.floor(Math.random() * SCALE * 100_000)]);
+        transactions += 1;
+      } catch (e) {
+        failed += 1;
+        error ??= String(e);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, loop));
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    tps: transactions / ((performance.now() - started) / 1000),
+    transactions,
+    failed,
+    error,
+    clientMs: (cpu.user + cpu.system) / 1000,
   };
 }
 
@@ -109,7 +170,7 @@ function table(runs: Run[]): string {
     const cpu = run.cpu ? `${fixed(run.cpu.client, 2)} / ${fixed(run.cpu.server, 2)} / ${run.target === 'direct' ? '-' : fixed(run.cpu.pool, 2)}` : '-';
     return `| ${run.name} | ${run.target} | ${fixed(run.tps)} | ${run.transactions} | ${outcome} | ${cpu} |`;
   });
-  return ['| run | target | tps | transactions | errors | CPU ms per transaction: pgbench / PostgreSQL / PgBouncer |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+  return ['| run | target | tps | transactions | errors | CPU ms per transaction: client / PostgreSQL / PgBouncer |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
 
 /** The rate pgbench's own CPU allows it, a thread per core, whatever answers its logins. */
@@ -132,23 +193,23 @@ async function main(): Promise<void> {
     if (init.exitCode !== 0) throw new Error(`pgbench -i failed:\n${init.all}`);
     const pool = await startPool(box);
 
-    const runs: Run[] = [];
-    const run = async (...args: Parameters<typeof pgbench>) => {
-      const result = await pgbench(...args);
-      console.log(`${result.name}, ${result.target}: tps ${fixed(result.tps)}, ${result.transactions} transactions${result.error ? `, failed: ${result.error}` : ''}`);
-      runs.push(result);
-      return result;
-    };
-    const connectDirect = await run(box, 'new connection per transaction, 50 clients (-C -c 50)', 'direct', box.port, ['-C', '-c50'], postmaster, null);
-    const connectPooled = await run(box, 'new connection per transaction, 50 clients (-C -c 50)', 'pooled', pool.port, ['-C', '-c50'], postmaster, pool);
-    await run(box, '500 clients (-c 500)', 'direct', box.port, ['-c500'], postmaster, null);
-    const manyPooled = await run(box, '500 clients (-c 500)', 'pooled', pool.port, ['-c500'], postmaster, pool);
+    const connect = 'new connection per transaction, 50 clients (-C -c 50)';
+    const connectDirect = await measure(connect, 'direct', postmaster, null, () => pgbench(box, box.port, ['-C', '-c50']));
+    const connectPooled = await measure(connect, 'pooled', postmaster, pool, () => pgbench(box, pool.port, ['-C', '-c50']));
+    const many = '500 clients (-c 500)';
+    const manyDirect = await measure(many, 'direct', postmaster, null, () => pgbench(box, box.port, ['-c500']));
+    const manyPooled = await measure(many, 'pooled', postmaster, pool, () => pgbench(box, pool.port, ['-c500']));
+    const node = 'the same as -C -c 50 from node-postgres';
+    const nodeDirect = await measure(node, 'direct', postmaster, null, () => nodePostgres(box, box.port, 50));
+    const nodePooled = await measure(node, 'pooled', postmaster, pool, () => nodePostgres(box, pool.port, 50));
+    const runs = [connectDirect, connectPooled, manyDirect, manyPooled, nodeDirect, nodePooled];
     await box.stop(pool.server, 'SIGINT');
 
     const ratio = (connectPooled.tps ?? 0) / (connectDirect.tps ?? Infinity);
     const goals = [
       `connect-per-transaction: pooled / direct = ${ratio.toFixed(2)} (goal: at least 5)`,
       `the most any pool could reach there, bound by pgbench's own SCRAM logins: ${clientCeiling(connectDirect, connectPooled)}`,
+      `the same from node-postgres: pooled / direct = ${((nodePooled.tps ?? 0) / (nodeDirect.tps ?? Infinity)).toFixed(2)}`,
       `500 clients pooled: ${manyPooled.error ? `failed (${manyPooled.error})` : `${manyPooled.failed} failed transactions`} (goal: 0)`,
     ];
     const report = [header, '', table(runs), '', ...goals.map((goal) => `- ${goal}`)].join('\n');
