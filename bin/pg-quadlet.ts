@@ -218,11 +218,12 @@ await yargs(hideBin(process.argv))
     'Restore a backup into the database; the database as it was is kept under another name',
     (command) =>
       withJson(command)
-        .positional('backup', { type: 'string', describe: 'A backup listed by pg-quadlet backups, or a path in the container (a directory, or a *.sql.gz)' })
+        .positional('backup', { type: 'string', describe: 'A backup listed by pg-quadlet backups; else a backup directory or *.sql.gz on this host (copied in for the restore); else a path in the container' })
         .option('latest', { type: 'boolean', default: false, describe: 'Restore the newest backup' })
         .option('yes', { type: 'boolean', default: false, describe: 'Do not ask before restoring (for scripts)' })
         .example('$0 restore --latest', 'Restore the newest backup, after asking')
-        .example('$0 restore poststack_20260101T020000Z --yes', 'Restore that backup without asking'),
+        .example('$0 restore poststack_20260101T020000Z --yes', 'Restore that backup without asking')
+        .example('$0 restore ./backup_20260101_020000.sql.gz', "Restore a file from this host, such as the spec's pg_dump | gzip"),
     async (argv) => {
       if (Boolean(argv.backup) === argv.latest) {
         note('pg-quadlet: give a backup to restore, or --latest (not both). Run "pg-quadlet backups" to list them.');

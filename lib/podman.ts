@@ -32,6 +32,11 @@ export class Podman {
     return result.exitCode === 0 ? result.stdout.trim() || undefined : undefined;
   }
 
+  /** Copies a host file or directory into a running container, owned by the container's user. */
+  async copyInto(source: string, container: string, destination: string): Promise<void> {
+    await runChecked(this.runner, 'podman', ['cp', '--', source, `${container}:${destination}`]);
+  }
+
   exec(container: string, command: readonly string[], options?: RunOptions): Promise<string> {
     return runChecked(this.runner, 'podman', ['exec', container, ...command], options);
   }

@@ -4,9 +4,13 @@
  * is complete (docs/backup-restore.md). The plan comes first, so that a person confirms the
  * very backup that is then restored, even if a newer one lands in between.
  */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { listBackups, RESTORE_SCRIPT, type Backup } from '../backups.js';
 import type { PostgresServiceConfig } from '../config.js';
 import { Podman } from '../podman.js';
+import { CONTAINER } from '../render.js';
 import type { Runner } from '../runner.js';
 
 export interface RestorePlan {
@@ -14,6 +18,8 @@ export interface RestorePlan {
   readonly source: string;
   /** The listed backup, when the source is one (a `*.sql.gz` file or another path is not listed). */
   readonly backup: Backup | null;
+  /** A backup directory or `*.sql.gz` file on this host, copied into the backup volume for the restore. */
+  readonly upload: string | null;
   readonly database: string;
 }
 
@@ -25,15 +31,29 @@ export interface RestoreResult {
   readonly keptAs: string | null;
 }
 
-/** `source` is a backup's name or a path in the container; `latest` picks the newest backup. */
+/**
+ * `source` is, in this order: a backup's name; a backup directory or `*.sql.gz` file on this
+ * host; a path in the container. `latest` picks the newest backup.
+ */
 export async function planRestore(config: PostgresServiceConfig, runner: Runner, choice: { source: string } | { latest: true }): Promise<RestorePlan> {
   const list = await listBackups(config, runner);
   if ('latest' in choice) {
     const newest = list[0];
     if (!newest) throw new Error(`there is no backup to restore in ${config.backupVolume}: run pg-quadlet backup first`);
-    return { source: newest.name, backup: newest, database: config.database };
+    return { source: newest.name, backup: newest, upload: null, database: config.database };
   }
-  return { source: choice.source, backup: list.find((item) => item.name === choice.source) ?? null, database: config.database };
+  const listed = list.find((item) => item.name === choice.source) ?? null;
+  const upload = listed ? null : hostBackup(choice.source);
+  return { source: upload ?? choice.source, backup: listed, upload, database: config.database };
+}
+
+/** The absolute path of a backup on this host that restore.sh can read, or null when there is nothing at that path. */
+function hostBackup(source: string): string | null {
+  const stat = fs.statSync(source, { throwIfNoEntry: false });
+  if (!stat) return null;
+  const absolute = path.resolve(source);
+  if (stat.isDirectory() || (stat.isFile() && absolute.endsWith('.sql.gz'))) return absolute;
+  throw new Error(`${absolute} is neither a backup directory nor a *.sql.gz file: nothing was restored`);
 }
 
 /** Parses restore.sh's line: `restore: restored NAME into DB in 12.3 s; ... kept as OLD (...)`. */
@@ -49,8 +69,21 @@ export function parseRestoreLine(output: string): RestoreResult {
 }
 
 export async function restore(config: PostgresServiceConfig, runner: Runner, plan: RestorePlan, onProgress?: (line: string) => void): Promise<RestoreResult> {
-  const output = await new Podman(runner).exec(config.name, [RESTORE_SCRIPT, plan.source], onProgress ? { onStderrLine: onProgress } : {});
-  return parseRestoreLine(output);
+  const podman = new Podman(runner);
+  const run = async (source: string) => parseRestoreLine(await podman.exec(config.name, [RESTORE_SCRIPT, source], onProgress ? { onStderrLine: onProgress } : {}));
+  if (!plan.upload) return run(plan.source);
+  // A hidden name on the backup volume: backup.sh neither lists nor expires it, and it is
+  // removed whether the restore works or not (the host keeps the original).
+  const copy = `${CONTAINER.backupDir}/.upload-${randomUUID()}${plan.upload.endsWith('.sql.gz') ? '.sql.gz' : ''}`;
+  onProgress?.(`restore: copying ${plan.upload} into the container`);
+  await podman.copyInto(plan.upload, config.name, copy);
+  try {
+    return { ...(await run(copy)), source: plan.upload };
+  } finally {
+    await podman.exec(config.name, ['rm', '-rf', '--', copy]).catch((error: Error) => {
+      onProgress?.(`restore: warning: could not remove the copy ${copy} from the backup volume (${error.message}); remove it by hand`);
+    });
+  }
 }
 
 export function restoreReport(result: RestoreResult, container: string): string {

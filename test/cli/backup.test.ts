@@ -2,6 +2,8 @@
 // stand-in for podman, and against the real scripts on a real server (podman exec mapped onto the
 // image's scripts in a Sandbox).
 import { execa } from 'execa';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,8 +14,9 @@ import { planRestore, restore, restoreReport } from '../../lib/commands/restore.
 import { status } from '../../lib/commands/status.js';
 import { isCommandError, type CommandResult, type Runner, type RunOptions } from '../../lib/runner.js';
 import { renderUnits, resolveConfig } from '../../lib/index.js';
-import { sandboxMissing, withSandbox, type Sandbox } from '../image/sandbox.js';
-import { backupEnv, fingerprint, makeBackupDir } from '../backup/support.js';
+import { CONTAINER } from '../../lib/render.js';
+import { PG_BIN, sandboxMissing, withSandbox, type Sandbox } from '../image/sandbox.js';
+import { backupDir, backupEnv, fingerprint, makeBackupDir } from '../backup/support.js';
 import { FakeHost } from '../support/fake-host.js';
 import { skipUnless } from '../support/skip.js';
 
@@ -79,7 +82,7 @@ fake('restore plans the newest backup, streams progress and reports where the ol
   assert.match(restoreReport(result, 'poststack-postgres'), /podman exec poststack-postgres psql -U postgres -c 'DROP DATABASE poststack_pre_restore_20261127_120000'/);
 
   const named = await planRestore(config, host, { source: 'poststack_20240101.sql.gz' });
-  assert.equal(named, { source: 'poststack_20240101.sql.gz', backup: null, database: 'poststack' });
+  assert.equal(named, { source: 'poststack_20240101.sql.gz', backup: null, upload: null, database: 'poststack' }, 'not on this host: a name in the container');
   const empty = new FakeHost();
   const none = await planRestore(config, empty, { latest: true }).then(() => '', (e: Error) => e.message);
   assert.match(none, /there is no backup to restore in poststack-postgres-backups/);
@@ -123,18 +126,35 @@ commandLine('--help lists backup, backups and restore; restore needs a backup or
 
 commandLine.run();
 
-/** `podman exec <container> /usr/local/bin/<script> ...` run as the Sandbox runs the image's scripts. */
+/** `podman exec <container> /usr/local/bin/<script> ...` run as the Sandbox runs the image's
+ * scripts, `podman cp` and `podman exec ... rm` onto the sandbox's backup directory, which stands
+ * for the container's. */
 function sandboxRunner(box: Sandbox): Runner & { execs: string[] } {
   const execs: string[] = [];
+  const inBox = (containerPath: string) => path.join(backupDir(box), path.relative(CONTAINER.backupDir, containerPath));
   return {
     execs,
     async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
-      const [verb, container, script, ...rest] = args;
-      if (file !== 'podman' || verb !== 'exec' || container !== config.name || !script?.startsWith('/usr/local/bin/')) {
+      if (file === 'podman' && args[0] === 'cp') {
+        const [source, destination] = args.slice(-2) as [string, string];
+        execs.push(args.join(' '));
+        const copy = inBox(destination.slice(`${config.name}:`.length));
+        fs.cpSync(source, copy, { recursive: true });
+        await execa('chown', ['-R', 'postgres:postgres', copy]);
+        return { exitCode: 0, stdout: '', stderr: '' };
+      }
+      const [verb, container, command, ...rest] = args;
+      if (file === 'podman' && verb === 'exec' && container === config.name && command === 'rm') {
+        execs.push(['rm', ...rest].join(' '));
+        fs.rmSync(inBox(rest.at(-1) as string), { recursive: true, force: true });
+        return { exitCode: 0, stdout: '', stderr: '' };
+      }
+      if (file !== 'podman' || verb !== 'exec' || container !== config.name || !command?.startsWith('/usr/local/bin/')) {
         return { exitCode: 125, stdout: '', stderr: `not a podman exec of a script: ${file} ${args.join(' ')}` };
       }
-      execs.push([path.basename(script), ...rest].join(' '));
-      const result = await box.runAsPostgres(path.join(box.paths.scripts, path.basename(script)), rest, { env: backupEnv(box) });
+      execs.push([path.basename(command), ...rest].join(' '));
+      const boxArgs = rest.map((arg) => (arg.startsWith(`${CONTAINER.backupDir}/`) ? inBox(arg) : arg));
+      const result = await box.runAsPostgres(path.join(box.paths.scripts, path.basename(command)), boxArgs, { env: backupEnv(box) });
       const stderr = String(result.stderr);
       if (options.onStderrLine) for (const line of stderr.split('\n').filter(Boolean)) options.onStderrLine(line);
       return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr };
@@ -167,6 +187,47 @@ live('backup, backups and restore --latest work end to end through podman exec',
     assert.ok(progress.some((line) => /^restore: \[\d+\/\d+\] TABLE DATA t$/.test(line)), progress.join('\n'));
     assert.equal(await fingerprint(box), before);
     assert.equal(runner.execs, ['backup.sh', 'backup.sh list', 'backup.sh list', `restore.sh ${taken.name}`]);
+  });
+});
+
+live("restore FILE takes the spec's pg_dump | gzip from this host: copied in under a hidden name, restored, removed", async () => {
+  await withSandbox(async (box) => {
+    makeBackupDir(box);
+    await box.startReady();
+    await box.query('CREATE TABLE t AS SELECT generate_series(1, 1000) AS n');
+    const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-quadlet-host-'));
+    try {
+      const spec = path.join(hostDir, 'backup_20260101_020000.sql.gz');
+      const dump = await execa('bash', ['-c', `set -o pipefail; ${PG_BIN}/pg_dump -h 127.0.0.1 -p ${box.port} -U poststack poststack | gzip > "$1"`, 'dump', spec], {
+        env: { PGPASSWORD: box.password },
+      });
+      assert.is(dump.exitCode, 0);
+      const before = await fingerprint(box);
+      await box.query('DROP TABLE t');
+      const runner = sandboxRunner(box);
+
+      const plan = await planRestore(config, runner, { source: path.relative(process.cwd(), spec) });
+      assert.equal([plan.source, plan.upload, plan.backup], [spec, spec, null], 'a relative host path, made absolute');
+      const progress: string[] = [];
+      const result = await restore(config, runner, plan, (line) => progress.push(line));
+      assert.is(result.source, spec, 'the report names the host file');
+      assert.equal(await fingerprint(box), before, 'the table is back');
+      assert.is(progress[0], `restore: copying ${spec} into the container`);
+      const [list, cp, restored, rm] = runner.execs;
+      assert.is(list, 'backup.sh list');
+      assert.match(cp ?? '', new RegExp(`^cp -- ${spec} poststack-postgres:/data/postgres/backups/\\.upload-[0-9a-f-]{36}\\.sql\\.gz$`));
+      const copy = (cp ?? '').split(':').at(-1);
+      assert.equal([restored, rm], [`restore.sh ${copy}`, `rm -rf -- ${copy}`]);
+      assert.equal(fs.readdirSync(backupDir(box)).filter((name) => !name.startsWith('.lock')), [], 'the copy is gone; no backup was added');
+      assert.ok(fs.existsSync(spec), "the host's file stays");
+
+      const notes = path.join(hostDir, 'notes.txt');
+      fs.writeFileSync(notes, 'not a backup');
+      const refused = await planRestore(config, runner, { source: notes }).then(() => 'planned', (e: Error) => e.message);
+      assert.is(refused, `${notes} is neither a backup directory nor a *.sql.gz file: nothing was restored`);
+    } finally {
+      fs.rmSync(hostDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -472,7 +472,7 @@ test('step 3 (backup): the timer is listed with its next run; starting the backu
   });
 });
 
-test('step 4 (restore): a dropped table comes back with pg-quadlet restore --latest --yes', async () => {
+test('step 4 (restore): a dropped table comes back with pg-quadlet restore --latest --yes, and from a spec-format file on the host', async () => {
   await step('4', 'restore', { needs: ['3'], units: [SERVICE, BACKUP_SERVICE], timeoutMs: 4 * 60_000 }, async () => {
     const databaseUrl = await url('poststack.ini');
     await psql(databaseUrl, 'DROP TABLE e2e_items');
@@ -480,6 +480,16 @@ test('step 4 (restore): a dropped table comes back with pg-quadlet restore --lat
     await cli(['--config', `${SRV}/poststack.ini`, 'restore', '--latest', '--yes']);
     measurements.restoreMs = Date.now() - started;
     assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_items'), '1000', 'the table is back, with every row');
+
+    // A file on the host in the spec's format (pg_dump | gzip): copied in, restored, removed.
+    const spec = `${SRV}/backup_20260101_020000.sql.gz`;
+    await on().must(['sh', '-c', 'set -e; podman exec "$1" pg_dump -U postgres poststack | gzip > "$2"', 'sh', NAME, spec]);
+    await psql(databaseUrl, 'DROP TABLE e2e_items');
+    await cli(['--config', `${SRV}/poststack.ini`, 'restore', spec, '--yes']);
+    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_items'), '1000', 'the table is back from the host file');
+    const volume = (await on().must(['podman', 'volume', 'inspect', '--format={{.Mountpoint}}', `${NAME}-backups`])).trim();
+    const left = await on().must(['find', volume, '-maxdepth', '1', '-name', '.upload-*']);
+    assert.is(left.trim(), '', 'the copy is removed from the backup volume');
     await assertServing(NAME);
   });
 });
