@@ -87,7 +87,8 @@ pool_read_secret() {
 		--host="$POOL_SERVER_HOST" --port="$POSTGRES_PORT" --username="$POSTGRES_USER" --dbname=postgres \
 		--command='SELECT pgquadlet.scram_secret()' 2>&1); then
 		case $output in
-			*pgquadlet*) pool_die "PostgreSQL has no pgquadlet.scram_secret(), which its container's entrypoint creates at start: restart the PostgreSQL container with this image ($output)" ;;
+			*pgquadlet*does\ not\ exist*) pool_die "PostgreSQL has no pgquadlet.scram_secret(), which its container's entrypoint creates at start: restart the PostgreSQL container with this image ($output)" ;;
+			*permission\ denied\ for\ function\ scram_secret* | *permission\ denied\ for\ schema\ pgquadlet*) pool_die "$POSTGRES_USER may not call pgquadlet.scram_secret(), which is granted to the role the cluster was made for: POSTGRES_USER must be the same in both containers ($output)" ;;
 			*) pool_die "cannot read the SCRAM secret of $POSTGRES_USER from PostgreSQL at $POOL_SERVER_HOST:$POSTGRES_PORT: $output" ;;
 		esac
 	fi

@@ -140,12 +140,17 @@ test('any password PostgreSQL takes works through the pool: a line break, 1100 b
   });
 });
 
-test('a secret PostgreSQL refuses, a server that never answers, a missing password: pool.sh says which, and PgBouncer does not start', async () => {
+test('a password PostgreSQL refuses, a lookup the role may not call or that is missing, a server that never answers, a missing password: pool.sh says which, and PgBouncer does not start', async () => {
   await withSandbox(async (box) => {
     const server = await box.startReady();
     const wrong = await box.runAsPostgres(poolScript(box), [], { env: { POOL_SERVER_HOST: '127.0.0.1', POSTGRES_PASSWORD_FILE: secretFile(box, 'wrong', 'wrong') } });
     assert.is(wrong.exitCode, 1);
     assert.match(String(wrong.all), /pool: error: cannot read the SCRAM secret of poststack from PostgreSQL at 127\.0\.0\.1:\d+: .*password authentication failed/);
+
+    await box.superuser('REVOKE EXECUTE ON FUNCTION pgquadlet.scram_secret() FROM poststack', 'postgres');
+    const denied = await box.runAsPostgres(poolScript(box), [], { env: { POOL_SERVER_HOST: '127.0.0.1' } });
+    assert.is(denied.exitCode, 1);
+    assert.match(String(denied.all), /poststack may not call pgquadlet\.scram_secret\(\), which is granted to the role the cluster was made for/);
 
     await box.superuser('DROP SCHEMA pgquadlet CASCADE', 'postgres');
     const missing = await box.runAsPostgres(poolScript(box), [], { env: { POOL_SERVER_HOST: '127.0.0.1' } });
