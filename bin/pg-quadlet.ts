@@ -237,7 +237,9 @@ await yargs(hideBin(process.argv))
       ]);
       const plan = await planRestore(ctx.config, ctx.runner, argv.latest ? { latest: true } : { source: argv.backup as string });
       if (!argv.yes) {
-        const what = plan.backup ? `${plan.source} (taken ${formatAge(plan.backup.ageSeconds)} ago, ${formatBytes(plan.backup.sizeBytes)})` : plan.source;
+        const what = plan.backup
+          ? `${plan.source} (taken ${formatAge(plan.backup.ageSeconds)} ago, ${formatBytes(plan.backup.sizeBytes)})`
+          : `${plan.source}${plan.fromHost ? ' (a file on this host)' : ''}`;
         if (!(await confirm(`Restore ${what} into the database ${plan.database}? Connections to it are ended; the database as it is now is kept under another name.`))) {
           note('pg-quadlet: nothing was restored (answer yes, or pass --yes).');
           process.exitCode = EXIT.usage;

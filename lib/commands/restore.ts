@@ -14,12 +14,12 @@ import { CONTAINER } from '../render.js';
 import type { Runner } from '../runner.js';
 
 export interface RestorePlan {
-  /** What restore.sh is given: a backup's name in the backup volume, or a path inside the container. */
+  /** A backup's name in the backup volume, a path on this host (`fromHost`), or a path inside the container. */
   readonly source: string;
   /** The listed backup, when the source is one (a `*.sql.gz` file or another path is not listed). */
   readonly backup: Backup | null;
-  /** A backup directory or `*.sql.gz` file on this host, copied into the backup volume for the restore. */
-  readonly upload: string | null;
+  /** The source is a backup directory or `*.sql.gz` file on this host, copied into the backup volume for the restore. */
+  readonly fromHost: boolean;
   readonly database: string;
 }
 
@@ -40,11 +40,11 @@ export async function planRestore(config: PostgresServiceConfig, runner: Runner,
   if ('latest' in choice) {
     const newest = list[0];
     if (!newest) throw new Error(`there is no backup to restore in ${config.backupVolume}: run pg-quadlet backup first`);
-    return { source: newest.name, backup: newest, upload: null, database: config.database };
+    return { source: newest.name, backup: newest, fromHost: false, database: config.database };
   }
   const listed = list.find((item) => item.name === choice.source) ?? null;
-  const upload = listed ? null : hostBackup(choice.source);
-  return { source: upload ?? choice.source, backup: listed, upload, database: config.database };
+  const onHost = listed ? null : hostBackup(choice.source);
+  return { source: onHost ?? choice.source, backup: listed, fromHost: onHost !== null, database: config.database };
 }
 
 /** The absolute path of a backup on this host that restore.sh can read, or null when there is nothing at that path. */
@@ -71,14 +71,14 @@ export function parseRestoreLine(output: string): RestoreResult {
 export async function restore(config: PostgresServiceConfig, runner: Runner, plan: RestorePlan, onProgress?: (line: string) => void): Promise<RestoreResult> {
   const podman = new Podman(runner);
   const run = async (source: string) => parseRestoreLine(await podman.exec(config.name, [RESTORE_SCRIPT, source], onProgress ? { onStderrLine: onProgress } : {}));
-  if (!plan.upload) return run(plan.source);
+  if (!plan.fromHost) return run(plan.source);
   // A hidden name on the backup volume: backup.sh neither lists nor expires it, and it is
   // removed whether the restore works or not (the host keeps the original).
-  const copy = `${CONTAINER.backupDir}/.upload-${randomUUID()}${plan.upload.endsWith('.sql.gz') ? '.sql.gz' : ''}`;
-  onProgress?.(`restore: copying ${plan.upload} into the container`);
-  await podman.copyInto(plan.upload, config.name, copy);
+  const copy = `${CONTAINER.backupDir}/.upload-${randomUUID()}${plan.source.endsWith('.sql.gz') ? '.sql.gz' : ''}`;
+  onProgress?.(`restore: copying ${plan.source} into the container`);
+  await podman.copyInto(plan.source, config.name, copy);
   try {
-    return { ...(await run(copy)), source: plan.upload };
+    return { ...(await run(copy)), source: plan.source };
   } finally {
     await podman.exec(config.name, ['rm', '-rf', '--', copy]).catch((error: Error) => {
       onProgress?.(`restore: warning: could not remove the copy ${copy} from the backup volume (${error.message}); remove it by hand`);

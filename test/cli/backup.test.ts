@@ -82,7 +82,7 @@ fake('restore plans the newest backup, streams progress and reports where the ol
   assert.match(restoreReport(result, 'poststack-postgres'), /podman exec poststack-postgres psql -U postgres -c 'DROP DATABASE poststack_pre_restore_20261127_120000'/);
 
   const named = await planRestore(config, host, { source: 'poststack_20240101.sql.gz' });
-  assert.equal(named, { source: 'poststack_20240101.sql.gz', backup: null, upload: null, database: 'poststack' }, 'not on this host: a name in the container');
+  assert.equal(named, { source: 'poststack_20240101.sql.gz', backup: null, fromHost: false, database: 'poststack' }, 'not on this host: a name in the container');
   const empty = new FakeHost();
   const none = await planRestore(config, empty, { latest: true }).then(() => '', (e: Error) => e.message);
   assert.match(none, /there is no backup to restore in poststack-postgres-backups/);
@@ -207,7 +207,7 @@ live("restore FILE takes the spec's pg_dump | gzip from this host: copied in und
       const runner = sandboxRunner(box);
 
       const plan = await planRestore(config, runner, { source: path.relative(process.cwd(), spec) });
-      assert.equal([plan.source, plan.upload, plan.backup], [spec, spec, null], 'a relative host path, made absolute');
+      assert.equal([plan.source, plan.fromHost, plan.backup], [spec, true, null], 'a relative host path, made absolute');
       const progress: string[] = [];
       const result = await restore(config, runner, plan, (line) => progress.push(line));
       assert.is(result.source, spec, 'the report names the host file');
