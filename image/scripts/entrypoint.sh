@@ -170,6 +170,17 @@ pgq_temp_server_stop() {
 	pg_ctl --pgdata="$PGDATA" --mode=fast --wait --timeout=60 stop >&2
 }
 
+# pgq_wait_accepting SECONDS PG_ISREADY_ARGS...: succeeds as soon as pg_isready does, fails when
+# SECONDS pass first. pg_isready sends no password, so its probes are not logged as failed logins.
+pgq_wait_accepting() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until pg_isready --quiet --timeout=1 "$@"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
 # The password travels in psql's environment and is quoted by psql (:'password'); the connection
 # keeps the statement that carries it out of the server log and out of pg_stat_statements.
 pgq_create_user_and_database() {

@@ -13,11 +13,7 @@ pgq_read_password
 # second or two apart, so without waiting a start is reported ready only at the next check.
 if [[ ${1:-} == --wait ]]; then
 	[[ ${2:-} =~ ^[0-9]{1,4}$ ]] || pgq_die "--wait takes a whole number of seconds, not '${2:-}'"
-	pgq_deadline=$((SECONDS + $2))
-	until pg_isready --quiet --host=127.0.0.1 --port="$POSTGRES_PORT" --timeout=1; do
-		((SECONDS < pgq_deadline)) || break
-		sleep 0.1
-	done
+	pgq_wait_accepting "$2" --host=127.0.0.1 --port="$POSTGRES_PORT" || true
 fi
 PGPASSWORD="$pgq_password" PGCONNECT_TIMEOUT=5 PGSSLMODE=prefer PGOPTIONS='' exec psql \
 	--no-psqlrc --quiet --no-password --tuples-only --no-align \

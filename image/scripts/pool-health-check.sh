@@ -22,12 +22,8 @@ pool_probe_host() {
 # for PgBouncer to listen, so that a start is reported ready at the first check instead of the next.
 pool_wait_listening() {
 	[[ $1 =~ ^[0-9]{1,4}$ ]] || pool_die "--wait takes a whole number of seconds, not '$1'"
-	local deadline=$((SECONDS + $1))
 	# As the role, to the console: a probe PgBouncer does not log as a failed login.
-	until pg_isready --quiet --host="$pool_host" --port="$POOL_PORT" --username="$POSTGRES_USER" --dbname=pgbouncer --timeout=1; do
-		((SECONDS < deadline)) || return 0
-		sleep 0.1
-	done
+	pgq_wait_accepting "$1" --host="$pool_host" --port="$POOL_PORT" --username="$POSTGRES_USER" --dbname=pgbouncer || true
 }
 
 pool_setup_env

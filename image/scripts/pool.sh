@@ -69,14 +69,9 @@ pool_validate_env() {
 }
 
 # The server may still be starting (a first start initializes the cluster): it is waited for.
-# pg_isready sends no password, and the server does not log its probe as a failed login.
 pool_wait_for_server() {
-	local deadline=$((SECONDS + POOL_SERVER_WAIT))
-	until pg_isready --quiet --host="$POOL_SERVER_HOST" --port="$POSTGRES_PORT" --username="$POSTGRES_USER" --dbname=postgres --timeout=1; do
-		((SECONDS < deadline)) ||
-			pool_die "PostgreSQL at $POOL_SERVER_HOST:$POSTGRES_PORT did not accept connections within $POOL_SERVER_WAIT s (POOL_SERVER_WAIT): is its container running?"
-		sleep 0.2
-	done
+	pgq_wait_accepting "$POOL_SERVER_WAIT" --host="$POOL_SERVER_HOST" --port="$POSTGRES_PORT" --username="$POSTGRES_USER" --dbname=postgres ||
+		pool_die "PostgreSQL at $POOL_SERVER_HOST:$POSTGRES_PORT did not accept connections within $POOL_SERVER_WAIT s (POOL_SERVER_WAIT): is its container running?"
 }
 
 # Sets pool_secret to the role's SCRAM secret as the server keeps it.
