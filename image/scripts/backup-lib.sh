@@ -11,19 +11,10 @@
 # functions; every path is an environment variable whose default is the container's.
 set -Eeuo pipefail
 
-# shellcheck source=entrypoint.sh
-source "${BASH_SOURCE[0]%/*}/entrypoint.sh"
+# shellcheck source=lib.sh
+source "${BASH_SOURCE[0]%/*}/lib.sh"
 
 pgq_backup_pattern='^[a-z_][a-z0-9_]*_([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z$'
-
-pgq_say() {
-	printf '%s: %s\n' "${pgq_tool:-backup}" "$*" >&2
-}
-
-pgq_fail() {
-	printf '%s: error: %s\n' "${pgq_tool:-backup}" "$*" >&2
-	exit 1
-}
 
 # Jobs for pg_dump and pg_restore: one per CPU, within what a small server's connections allow.
 pgq_default_jobs() {
@@ -41,23 +32,14 @@ pgq_backup_setup_env() {
 	BACKUP_JOBS="${BACKUP_JOBS:-$(pgq_default_jobs)}"
 	BACKUP_COMPRESS_LEVEL="${BACKUP_COMPRESS_LEVEL:-5}"
 	BACKUP_LOCK_TIMEOUT="${BACKUP_LOCK_TIMEOUT:-3600}"
-	local -a problems=()
-	[[ $POSTGRES_BACKUP_DIR == /* && $POSTGRES_BACKUP_DIR != *$'\n'* ]] ||
-		problems+=("POSTGRES_BACKUP_DIR='$POSTGRES_BACKUP_DIR' must be an absolute path")
-	[[ $BACKUP_KEEP_DAYS =~ ^[0-9]{1,5}$ ]] ||
-		problems+=("BACKUP_KEEP_DAYS='$BACKUP_KEEP_DAYS' must be a whole number of days")
-	[[ $BACKUP_KEEP_MIN =~ ^[1-9][0-9]{0,4}$ ]] ||
-		problems+=("BACKUP_KEEP_MIN='$BACKUP_KEEP_MIN' must be at least 1: the backup just made is always kept")
-	[[ $BACKUP_JOBS =~ ^[1-9][0-9]?$ ]] ||
-		problems+=("BACKUP_JOBS='$BACKUP_JOBS' must be a number of parallel jobs from 1 to 99")
-	[[ $BACKUP_COMPRESS_LEVEL =~ ^[0-9]$ ]] ||
-		problems+=("BACKUP_COMPRESS_LEVEL='$BACKUP_COMPRESS_LEVEL' must be a gzip level from 0 to 9")
-	[[ $BACKUP_LOCK_TIMEOUT =~ ^[0-9]{1,6}$ ]] ||
-		problems+=("BACKUP_LOCK_TIMEOUT='$BACKUP_LOCK_TIMEOUT' must be a number of seconds")
-	if ((${#problems[@]})); then
-		printf '%s: error: %s\n' "${pgq_tool:-backup}" "${problems[@]}" >&2
-		exit 1
-	fi
+	pgq_check_begin
+	pgq_check_path POSTGRES_BACKUP_DIR
+	pgq_check_match BACKUP_KEEP_DAYS '^[0-9]{1,5}$' 'must be a whole number of days'
+	pgq_check_match BACKUP_KEEP_MIN '^[1-9][0-9]{0,4}$' 'must be at least 1: the backup just made is always kept'
+	pgq_check_match BACKUP_JOBS '^[1-9][0-9]?$' 'must be a number of parallel jobs from 1 to 99'
+	pgq_check_match BACKUP_COMPRESS_LEVEL '^[0-9]$' 'must be a gzip level from 0 to 9'
+	pgq_check_match BACKUP_LOCK_TIMEOUT '^[0-9]{1,6}$' 'must be a number of seconds'
+	pgq_check_end
 	# The superuser over the socket, by peer: no password exists, so none can leak.
 	export PGHOST="$POSTGRES_SOCKET_DIR" PGPORT="$POSTGRES_PORT" PGUSER=postgres PGDATABASE=postgres
 	unset PGPASSWORD PGOPTIONS PGSERVICE
@@ -67,12 +49,12 @@ pgq_backup_setup_env() {
 # restore the same files at once. The lock goes with the process, however it ends.
 pgq_backup_lock() {
 	[[ -d $POSTGRES_BACKUP_DIR && -w $POSTGRES_BACKUP_DIR ]] ||
-		pgq_fail "the backup directory $POSTGRES_BACKUP_DIR is missing or not writable by $(id -un): is the backup volume mounted?"
+		pgq_die "the backup directory $POSTGRES_BACKUP_DIR is missing or not writable by $(id -un): is the backup volume mounted?"
 	exec {pgq_lock_fd}>>"$POSTGRES_BACKUP_DIR/.lock"
 	if ! flock --nonblock "$pgq_lock_fd"; then
-		pgq_say "another backup or restore is running: waiting up to $BACKUP_LOCK_TIMEOUT s for it"
+		pgq_log "another backup or restore is running: waiting up to $BACKUP_LOCK_TIMEOUT s for it"
 		flock --wait "$BACKUP_LOCK_TIMEOUT" "$pgq_lock_fd" ||
-			pgq_fail "another backup or restore still holds $POSTGRES_BACKUP_DIR/.lock after $BACKUP_LOCK_TIMEOUT s"
+			pgq_die "another backup or restore still holds $POSTGRES_BACKUP_DIR/.lock after $BACKUP_LOCK_TIMEOUT s"
 	fi
 }
 
@@ -119,16 +101,16 @@ pgq_backup_path() {
 pgq_backup_verify() {
 	local dir=$1 sums
 	[[ -f $dir/B2SUMS ]] || {
-		pgq_say "$dir has no B2SUMS: it is not a complete backup"
+		pgq_log "$dir has no B2SUMS: it is not a complete backup"
 		return 1
 	}
 	sums=$(<"$dir/B2SUMS")
 	[[ $sums == *'  database/toc.dat'* && $sums == *'  roles.sql'* ]] || {
-		pgq_say "$dir/B2SUMS does not cover database/toc.dat and roles.sql"
+		pgq_log "$dir/B2SUMS does not cover database/toc.dat and roles.sql"
 		return 1
 	}
 	(cd -- "$dir" && b2sum --check --strict --quiet B2SUMS) >&2 || {
-		pgq_say "$dir does not match its checksums: a file is missing, truncated or damaged"
+		pgq_log "$dir does not match its checksums: a file is missing, truncated or damaged"
 		return 1
 	}
 	pgq_backup_readable "$dir"
@@ -138,11 +120,11 @@ pgq_backup_verify() {
 pgq_backup_readable() {
 	local dir=$1
 	pg_restore --list -- "$dir/database" >/dev/null || {
-		pgq_say "pg_restore cannot read $dir/database"
+		pgq_log "pg_restore cannot read $dir/database"
 		return 1
 	}
 	pgq_dump_is_complete "$dir/roles.sql" '-- PostgreSQL database cluster dump complete' || {
-		pgq_say "$dir/roles.sql is incomplete"
+		pgq_log "$dir/roles.sql is incomplete"
 		return 1
 	}
 }

@@ -20,7 +20,7 @@ pgq_backup_sweep() {
 	local path
 	for path in "$POSTGRES_BACKUP_DIR"/.tmp-* "$POSTGRES_BACKUP_DIR"/.del-*; do
 		[[ -e $path ]] || continue
-		pgq_say "removing $path, left by an interrupted run"
+		pgq_log "removing $path, left by an interrupted run"
 		rm -rf -- "$path"
 	done
 }
@@ -45,7 +45,7 @@ pgq_backup_dump() {
 
 pgq_backup_seal() {
 	local dir=$1 sums
-	pgq_backup_readable "$dir" || pgq_fail "the backup just written in $dir does not check out"
+	pgq_backup_readable "$dir" || pgq_die "the backup just written in $dir does not check out"
 	sums=$(cd -- "$dir" && find database roles.sql -type f -print0 | LC_ALL=C sort -z | xargs -0 b2sum --)
 	printf '%s\n' "$sums" >"$dir/B2SUMS"
 	# pg_dump syncs its own files; this covers the rest, and every directory entry.
@@ -78,9 +78,9 @@ pgq_backup_on_exit() {
 	[[ -z ${pgq_backup_tmp:-} ]] || rm -rf -- "$pgq_backup_tmp"
 	((status == 0)) && return 0
 	if [[ -n ${pgq_backup_written:-} ]]; then
-		pgq_say "error: $pgq_backup_written was written, but removing expired backups failed (exit $status)"
+		pgq_log "error: $pgq_backup_written was written, but removing expired backups failed (exit $status)"
 	else
-		pgq_say "error: the backup failed (exit $status): no backup was written and none was removed"
+		pgq_log "error: the backup failed (exit $status): no backup was written and none was removed"
 	fi
 }
 
@@ -117,7 +117,7 @@ pgq_backup_main() {
 			pgq_backup_setup_env
 			pgq_backup_list
 			;;
-		*) pgq_fail "unknown argument '$1': use 'backup.sh' to take a backup or 'backup.sh list' to list them" ;;
+		*) pgq_die "unknown argument '$1': use 'backup.sh' to take a backup or 'backup.sh list' to list them" ;;
 	esac
 }
 

@@ -3,9 +3,13 @@
 # database, and runs the init files; on every start it renders the configuration; then it becomes
 # the server (exec), so the container's stop signal reaches PostgreSQL itself.
 #
-# Sourcing this file only defines the functions (pgq_*), so that tests and health-check.sh can
-# call them one at a time. Every path is an environment variable whose default is the container's.
+# Sourcing this file only defines the functions (pgq_*), so that tests can call them one at a
+# time; lib.sh holds what the other scripts share with it.
 set -Eeuo pipefail
+
+pgq_tool=entrypoint
+# shellcheck source=lib.sh
+source "${BASH_SOURCE[0]%/*}/lib.sh"
 
 # Present in PGDATA from the end of initdb until the first-start setup has finished: a data
 # directory that still has it was left half-made by a failed first start, never used by a server.
@@ -13,105 +17,10 @@ pgq_incomplete_marker=.first-start-incomplete
 # Holds the number of the last setup step done on the cluster (pgq_setup_steps): a cluster made by
 # an older image gets the steps added since at its next start.
 pgq_setup_file=pg-quadlet-setup
-
-pgq_log() {
-	printf 'entrypoint: %s\n' "$*" >&2
-}
-
-pgq_die() {
-	printf 'entrypoint: error: %s\n' "$*" >&2
-	exit 1
-}
-
-pgq_setup_env() {
-	export PGDATA="${PGDATA:-/data/postgres/pgdata}"
-	export POSTGRES_USER="${POSTGRES_USER:-poststack}"
-	export POSTGRES_DB="${POSTGRES_DB:-poststack}"
-	export POSTGRES_PORT="${POSTGRES_PORT:-5432}"
-	POSTGRES_MAX_CONNECTIONS="${POSTGRES_MAX_CONNECTIONS:-100}"
-	POSTGRES_SHARED_BUFFERS="${POSTGRES_SHARED_BUFFERS:-256MB}"
-	POSTGRES_SOCKET_DIR="${POSTGRES_SOCKET_DIR:-/run/postgresql}"
-	POSTGRES_SSL_DIR="${POSTGRES_SSL_DIR:-$POSTGRES_SOCKET_DIR/ssl}"
-	POSTGRES_CERTIFICATES_DIR="${POSTGRES_CERTIFICATES_DIR:-/data/certificates}"
-	POSTGRES_INITDB_DIR="${POSTGRES_INITDB_DIR:-/data/init.d}"
-	POSTGRES_TEMPLATE_DIR="${POSTGRES_TEMPLATE_DIR:-/etc/postgresql}"
-	DOMAIN="${DOMAIN:-}"
-	pgq_validate_env
-}
-
-# Every value ends up in SQL, in a configuration file or in a path, so each is held to a charset
-# that needs no quoting there. All problems are reported at once.
-pgq_validate_env() {
-	local -a problems=()
-	local name
-	for name in POSTGRES_USER POSTGRES_DB; do
-		[[ ${!name} =~ ^[a-z_][a-z0-9_]{0,62}$ ]] ||
-			problems+=("$name='${!name}' must be 1-63 characters of a-z, 0-9 and _, not starting with a digit")
-	done
-	[[ $POSTGRES_DB != template0 && $POSTGRES_DB != template1 ]] ||
-		problems+=("POSTGRES_DB='$POSTGRES_DB' names a template database")
-	[[ $POSTGRES_PORT =~ ^[1-9][0-9]{0,4}$ ]] && ((POSTGRES_PORT <= 65535)) ||
-		problems+=("POSTGRES_PORT='$POSTGRES_PORT' must be a port number")
-	[[ $POSTGRES_MAX_CONNECTIONS =~ ^[1-9][0-9]{0,5}$ ]] ||
-		problems+=("POSTGRES_MAX_CONNECTIONS='$POSTGRES_MAX_CONNECTIONS' must be a positive whole number")
-	[[ $POSTGRES_SHARED_BUFFERS =~ ^[1-9][0-9]{0,9}(kB|MB|GB|TB)?$ ]] ||
-		problems+=("POSTGRES_SHARED_BUFFERS='$POSTGRES_SHARED_BUFFERS' must be a size such as 256MB (units kB, MB, GB, TB)")
-	[[ -z $DOMAIN || $DOMAIN =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] ||
-		problems+=("DOMAIN='$DOMAIN' must be a host name")
-	for name in PGDATA POSTGRES_SOCKET_DIR POSTGRES_SSL_DIR POSTGRES_CERTIFICATES_DIR POSTGRES_INITDB_DIR POSTGRES_TEMPLATE_DIR; do
-		[[ ${!name} == /* && ${!name} != *[\'\\$'\n']* ]] ||
-			problems+=("$name='${!name}' must be an absolute path without quotes, backslashes or newlines")
-	done
-	if ((${#problems[@]})); then
-		printf 'entrypoint: error: %s\n' "${problems[@]}" >&2
-		exit 1
-	fi
-}
-
-# Sets pgq_password. The password never reaches a command line or SQL text built by the shell.
-pgq_read_password() {
-	if [[ -n ${POSTGRES_PASSWORD_FILE:-} && -n ${POSTGRES_PASSWORD:-} ]]; then
-		pgq_die "both POSTGRES_PASSWORD_FILE and POSTGRES_PASSWORD are set: set only one"
-	fi
-	if [[ -n ${POSTGRES_PASSWORD_FILE:-} ]]; then
-		[[ -r $POSTGRES_PASSWORD_FILE ]] ||
-			pgq_die "POSTGRES_PASSWORD_FILE=$POSTGRES_PASSWORD_FILE is missing or not readable by $(id -un)"
-		pgq_password="$(<"$POSTGRES_PASSWORD_FILE")"
-	else
-		pgq_password="${POSTGRES_PASSWORD:-}"
-	fi
-	unset POSTGRES_PASSWORD
-	[[ -n $pgq_password ]] ||
-		pgq_die "no password for $POSTGRES_USER: set POSTGRES_PASSWORD_FILE (a Podman secret) or POSTGRES_PASSWORD"
-}
-
-# /run is an empty tmpfs in a read-only container: the socket directory may have to be made anew.
-pgq_prepare_socket_dir() {
-	mkdir -p -- "$POSTGRES_SOCKET_DIR" ||
-		pgq_die "cannot create the socket directory $POSTGRES_SOCKET_DIR as $(id -un): point POSTGRES_SOCKET_DIR at a writable directory"
-}
-
-# Sets pgq_ssl, pgq_ssl_cert_file and pgq_ssl_key_file. DOMAIN asks for TLS, so missing or
-# unreadable certificates stop the start instead of quietly serving plain text. PostgreSQL
-# refuses a key that others can read unless root owns it, and the certificate mount is read-only:
-# the server gets its own 0600 copy of the key, on a tmpfs in the container, never on the volume.
-pgq_setup_tls() {
-	pgq_ssl=off pgq_ssl_cert_file='' pgq_ssl_key_file=''
-	[[ -n $DOMAIN ]] || return 0
-	local dir="$POSTGRES_CERTIFICATES_DIR/$DOMAIN" file
-	for file in "$dir/fullchain.pem" "$dir/privkey.pem"; do
-		[[ -f $file && -r $file ]] ||
-			pgq_die "DOMAIN=$DOMAIN asks for TLS, but $file is missing or not readable by $(id -un) (groups: $(id -Gn)); the certificates directory must hold fullchain.pem and privkey.pem, readable by this user or its certgroup"
-	done
-	install -d -m 0700 -- "$POSTGRES_SSL_DIR" ||
-		pgq_die "cannot create $POSTGRES_SSL_DIR for the private copy of the TLS key"
-	install -m 0600 -- "$dir/privkey.pem" "$POSTGRES_SSL_DIR/server.key" ||
-		pgq_die "cannot copy $dir/privkey.pem to $POSTGRES_SSL_DIR/server.key"
-	pgq_ssl=on
-	pgq_ssl_cert_file="$dir/fullchain.pem"
-	pgq_ssl_key_file="$POSTGRES_SSL_DIR/server.key"
-	pgq_log "TLS on with the certificate in $dir; TCP connections without TLS are refused"
-}
+# Who the cluster was made for, as NAME=VALUE lines (database, user): read before every start, so
+# a container configured for another database or role stops at once instead of never becoming
+# healthy, and read by pg-quadlet install to refuse such a config before it is written.
+pgq_identity_file=pg-quadlet-identity
 
 # pgq_render TEMPLATE DEST NAME=VALUE...: replaces each @NAME@; a placeholder left over is an
 # error, so a template never silently renders an empty setting.
@@ -125,8 +34,7 @@ pgq_render() {
 	if [[ $text =~ @[A-Z_]+@ ]]; then
 		pgq_die "$template has the placeholder ${BASH_REMATCH[0]}, which nothing fills"
 	fi
-	(umask 077 && printf '%s\n' "$text" >"$dest.tmp")
-	mv -f -- "$dest.tmp" "$dest"
+	pgq_write_private "$dest" "$text"
 }
 
 pgq_render_config() {
@@ -170,31 +78,9 @@ pgq_temp_server_stop() {
 	pg_ctl --pgdata="$PGDATA" --mode=fast --wait --timeout=60 stop >&2
 }
 
-# pgq_wait_accepting SECONDS PG_ISREADY_ARGS...: succeeds as soon as pg_isready does, fails when
-# SECONDS pass first. pg_isready sends no password, so its probes are not logged as failed logins.
-pgq_wait_accepting() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until pg_isready --quiet --timeout=1 "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.1
-	done
-}
-
-# The password travels in psql's environment and is quoted by psql (:'password'); the connection
-# keeps the statement that carries it out of the server log and out of pg_stat_statements.
 pgq_create_user_and_database() {
-	PGQ_PASSWORD="$pgq_password" psql --no-psqlrc --quiet --set=ON_ERROR_STOP=1 \
-		--host="$POSTGRES_SOCKET_DIR" --port="$POSTGRES_PORT" --username=postgres --dbname=postgres \
-		--set=user="$POSTGRES_USER" --set=db="$POSTGRES_DB" <<-'SQL'
-		\getenv password PGQ_PASSWORD
-		SET log_statement = 'none';
-		SET log_min_error_statement = 'panic';
-		SET pg_stat_statements.track_utility = off;
-		SELECT format('%s ROLE %I LOGIN PASSWORD %L',
-		              CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') THEN 'ALTER' ELSE 'CREATE' END,
-		              :'user', :'password') \gexec
-		\unset password
+	pgq_set_role_password
+	pgq_superuser_psql --dbname=postgres --set=user="$POSTGRES_USER" --set=db="$POSTGRES_DB" <<-'SQL'
 		SELECT format('CREATE DATABASE %I', :'db')
 		 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
 		SELECT format('ALTER DATABASE %I OWNER TO %I', :'db', :'user') \gexec
@@ -249,9 +135,7 @@ pgq_process_init_files() {
 # superuser can read the secret. This function gives the login role its own, and nothing more. It
 # lives in the maintenance database, out of the application's database and its backups.
 pgq_create_secret_lookup() {
-	psql --no-psqlrc --quiet --set=ON_ERROR_STOP=1 --single-transaction --file=- \
-		--host="$POSTGRES_SOCKET_DIR" --port="$POSTGRES_PORT" --username=postgres --dbname=postgres \
-		--set=user="$POSTGRES_USER" <<-'SQL'
+	pgq_superuser_psql --single-transaction --file=- --dbname=postgres --set=user="$POSTGRES_USER" <<-'SQL'
 		CREATE SCHEMA IF NOT EXISTS pgquadlet;
 		CREATE OR REPLACE FUNCTION pgquadlet.scram_secret() RETURNS text
 		  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -290,27 +174,74 @@ pgq_record_setup_done() {
 	mv -f -- "$PGDATA/$pgq_setup_file.tmp" "$PGDATA/$pgq_setup_file"
 }
 
+# pgq_identity_value FIELD: the field's value in the identity record, empty when it has none.
+pgq_identity_value() {
+	local line
+	[[ -r $PGDATA/$pgq_identity_file ]] || return 0
+	while IFS= read -r line; do
+		if [[ $line == "$1="* ]]; then
+			printf '%s\n' "${line#*=}"
+			return 0
+		fi
+	done <"$PGDATA/$pgq_identity_file"
+}
+
+pgq_identity_matches() {
+	[[ $(pgq_identity_value database) == "$POSTGRES_DB" && $(pgq_identity_value user) == "$POSTGRES_USER" ]]
+}
+
+pgq_record_identity() {
+	printf 'database=%s\nuser=%s\n' "$POSTGRES_DB" "$POSTGRES_USER" >"$PGDATA/$pgq_identity_file.tmp"
+	mv -f -- "$PGDATA/$pgq_identity_file.tmp" "$PGDATA/$pgq_identity_file"
+}
+
+# On a cluster whose record names another database or role, or that has none (made by an older
+# image): the configured ones must exist, else no login could ever succeed. When they do (renamed
+# with ALTER DATABASE/ROLE ... RENAME, say), the record follows them.
+pgq_confirm_identity() {
+	local was_db was_user found
+	was_db=$(pgq_identity_value database)
+	was_user=$(pgq_identity_value user)
+	found=$(pgq_superuser_psql --dbname=postgres --tuples-only --no-align \
+		--set=db="$POSTGRES_DB" --set=user="$POSTGRES_USER" <<-'SQL'
+		SELECT concat_ws(' ',
+		  CASE WHEN NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') THEN 'database' END,
+		  CASE WHEN NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') THEN 'user' END);
+	SQL
+	)
+	if [[ -n $found ]]; then
+		pgq_die --status "$PGQ_EXIT_CONFIG" "this cluster was made for database '${was_db:-?}' owned by '${was_user:-?}', but the container is set for database '$POSTGRES_DB' (POSTGRES_DB) owned by '$POSTGRES_USER' (POSTGRES_USER), and the cluster has no such ${found// / or }: set database and user back in the config, or rename them in the cluster first (ALTER DATABASE ... RENAME TO, ALTER ROLE ... RENAME TO)"
+	fi
+	[[ -z $was_db ]] || pgq_log "the cluster's database and role are now '$POSTGRES_DB' and '$POSTGRES_USER' (were '$was_db' and '$was_user')"
+	pgq_record_identity
+}
+
 # Runs on a server that only the socket reaches, so no client sees the cluster half set up.
-pgq_upgrade_setup() {
+pgq_prepare_existing() {
 	local steps
 	steps=$(pgq_setup_done)
-	((steps < ${#pgq_setup_steps[@]})) || return 0
-	pgq_log "adding what this image sets up that $PGDATA does not have yet (steps $((steps + 1)) to ${#pgq_setup_steps[@]})"
+	if pgq_identity_matches && ((steps >= ${#pgq_setup_steps[@]})); then
+		return 0
+	fi
 	pgq_temp_server_start
-	pgq_run_setup_steps "$steps"
+	pgq_identity_matches || pgq_confirm_identity
+	if ((steps < ${#pgq_setup_steps[@]})); then
+		pgq_log "adding what this image sets up that $PGDATA does not have yet (steps $((steps + 1)) to ${#pgq_setup_steps[@]})"
+		pgq_run_setup_steps "$steps"
+	fi
 	pgq_temp_server_stop
 	pgq_record_setup_done
 	sync -- "$PGDATA"
 }
 
 pgq_mark_initialized() {
+	pgq_record_identity
 	pgq_record_setup_done
 	rm -f -- "$PGDATA/$pgq_incomplete_marker"
 	sync -- "$PGDATA"
 }
 
 pgq_initialize() {
-	pgq_read_password
 	pgq_init_database_dir
 	pgq_render_config
 	pgq_temp_server_start
@@ -332,14 +263,16 @@ pgq_main() {
 	fi
 	pgq_setup_env
 	pgq_prepare_socket_dir
+	pgq_read_password
+	pgq_store_current_password
 	pgq_setup_tls
 	if pgq_is_initialized; then
 		pgq_render_config
-		pgq_upgrade_setup
+		pgq_prepare_existing
 	else
 		pgq_initialize
 	fi
-	unset POSTGRES_PASSWORD pgq_password
+	unset pgq_password
 	exec "$@"
 }
 

@@ -5,7 +5,9 @@
 # PostgreSQL itself is not asked: its own container has its own health check, and a pool marked
 # unhealthy while the server restarts would only be restarted for nothing.
 set -Eeuo pipefail
-# shellcheck source-path=SCRIPTDIR source=pool.sh
+
+pgq_tool=pool-health-check
+# shellcheck source=pool.sh
 source "${BASH_SOURCE[0]%/*}/pool.sh"
 
 # Where PgBouncer can be reached from inside its own container.
@@ -21,13 +23,13 @@ pool_probe_host() {
 # --wait SECONDS, for the start-up check (as health-check.sh has it): first wait up to SECONDS
 # for PgBouncer to listen, so that a start is reported ready at the first check instead of the next.
 pool_wait_listening() {
-	[[ $1 =~ ^[0-9]{1,4}$ ]] || pool_die "--wait takes a whole number of seconds, not '$1'"
+	pgq_check_wait_seconds "$1"
 	# As the role, to the console: a probe PgBouncer does not log as a failed login.
 	pgq_wait_accepting "$1" --host="$pool_host" --port="$POOL_PORT" --username="$POSTGRES_USER" --dbname=pgbouncer || true
 }
 
 pool_setup_env
-pgq_read_password
+pgq_read_current_password
 pool_host=$(pool_probe_host)
 if [[ ${1:-} == --wait ]]; then
 	pool_wait_listening "${2:-}"

@@ -10,21 +10,14 @@
 # PostgreSQL with the key the client's proof reveals: the password itself is in no file
 # PgBouncer reads, and never on a command line or in another process's environment than psql's.
 #
-# Sourcing this file only defines the functions (pool_*, and entrypoint.sh's pgq_*), so that tests
-# and pool-health-check.sh can call them one at a time. Every path is an environment variable
-# whose default is the container's.
+# Sourcing this file only defines the functions (pool_*, and lib.sh's pgq_*), so that tests,
+# pool-health-check.sh and pool-reload.sh can call them one at a time. Every path is an
+# environment variable whose default is the container's.
 set -Eeuo pipefail
-# shellcheck source-path=SCRIPTDIR source=entrypoint.sh
-source "${BASH_SOURCE[0]%/*}/entrypoint.sh"
 
-pool_log() {
-	printf 'pool: %s\n' "$*" >&2
-}
-
-pool_die() {
-	printf 'pool: error: %s\n' "$*" >&2
-	exit 1
-}
+pgq_tool=${pgq_tool:-pool}
+# shellcheck source=lib.sh
+source "${BASH_SOURCE[0]%/*}/lib.sh"
 
 pool_setup_env() {
 	pgq_setup_env
@@ -42,36 +35,26 @@ pool_setup_env() {
 # pgbouncer.ini has no quoting that every setting honours, so each value written into it is held
 # to characters that need none. All problems are reported at once.
 pool_validate_env() {
-	local -a problems=()
 	local name
-	[[ $POOL_SERVER_HOST =~ ^[A-Za-z0-9][A-Za-z0-9._:-]*$ ]] ||
-		problems+=("POOL_SERVER_HOST='$POOL_SERVER_HOST' must name the PostgreSQL server: a host name or an IP address")
-	[[ $POOL_MODE == transaction || $POOL_MODE == session || $POOL_MODE == statement ]] ||
-		problems+=("POOL_MODE='$POOL_MODE' must be transaction, session or statement")
+	pgq_check_begin
+	pgq_check_match POOL_SERVER_HOST '^[A-Za-z0-9][A-Za-z0-9._:-]*$' 'must name the PostgreSQL server: a host name or an IP address'
+	pgq_check_match POOL_MODE '^(transaction|session|statement)$' 'must be transaction, session or statement'
 	for name in POOL_MAX_CLIENT_CONN POOL_DEFAULT_POOL_SIZE; do
-		[[ ${!name} =~ ^[1-9][0-9]{0,5}$ ]] ||
-			problems+=("$name='${!name}' must be a positive whole number")
+		pgq_check_match "$name" '^[1-9][0-9]{0,5}$' 'must be a positive whole number'
 	done
-	[[ $POOL_SERVER_WAIT =~ ^[0-9]{1,5}$ ]] ||
-		problems+=("POOL_SERVER_WAIT='$POOL_SERVER_WAIT' must be a whole number of seconds")
-	[[ $POOL_PORT =~ ^[1-9][0-9]{0,4}$ ]] && ((POOL_PORT <= 65535)) ||
-		problems+=("POOL_PORT='$POOL_PORT' must be a port number")
-	[[ $POOL_LISTEN_ADDR =~ ^[A-Za-z0-9.:*_-]+(,[A-Za-z0-9.:*_-]+)*$ ]] ||
-		problems+=("POOL_LISTEN_ADDR='$POOL_LISTEN_ADDR' must be a comma-separated list of addresses, or *")
+	pgq_check_match POOL_SERVER_WAIT '^[0-9]{1,5}$' 'must be a whole number of seconds'
+	pgq_check_port POOL_PORT
+	pgq_check_match POOL_LISTEN_ADDR '^[A-Za-z0-9.:*_-]+(,[A-Za-z0-9.:*_-]+)*$' 'must be a comma-separated list of addresses, or *'
 	for name in POOL_RUN_DIR POSTGRES_CERTIFICATES_DIR; do
-		[[ ${!name} =~ ^/[A-Za-z0-9._/+@-]*$ ]] ||
-			problems+=("$name='${!name}' must be an absolute path of letters, digits and . _ / + @ -")
+		pgq_check_match "$name" '^/[A-Za-z0-9._/+@-]*$' 'must be an absolute path of letters, digits and . _ / + @ -'
 	done
-	if ((${#problems[@]})); then
-		printf 'pool: error: %s\n' "${problems[@]}" >&2
-		exit 1
-	fi
+	pgq_check_end
 }
 
 # The server may still be starting (a first start initializes the cluster): it is waited for.
 pool_wait_for_server() {
 	pgq_wait_accepting "$POOL_SERVER_WAIT" --host="$POOL_SERVER_HOST" --port="$POSTGRES_PORT" --username="$POSTGRES_USER" --dbname=postgres ||
-		pool_die "PostgreSQL at $POOL_SERVER_HOST:$POSTGRES_PORT did not accept connections within $POOL_SERVER_WAIT s (POOL_SERVER_WAIT): is its container running?"
+		pgq_die "PostgreSQL at $POOL_SERVER_HOST:$POSTGRES_PORT did not accept connections within $POOL_SERVER_WAIT s (POOL_SERVER_WAIT): is its container running?"
 }
 
 # Sets pool_secret to the role's SCRAM secret as the server keeps it.
@@ -82,13 +65,13 @@ pool_read_secret() {
 		--host="$POOL_SERVER_HOST" --port="$POSTGRES_PORT" --username="$POSTGRES_USER" --dbname=postgres \
 		--command='SELECT pgquadlet.scram_secret()' 2>&1); then
 		case $output in
-			*pgquadlet*does\ not\ exist*) pool_die "PostgreSQL has no pgquadlet.scram_secret(), which its container's entrypoint creates at start: restart the PostgreSQL container with this image ($output)" ;;
-			*permission\ denied\ for\ function\ scram_secret* | *permission\ denied\ for\ schema\ pgquadlet*) pool_die "$POSTGRES_USER may not call pgquadlet.scram_secret(), which is granted to the role the cluster was made for: POSTGRES_USER must be the same in both containers ($output)" ;;
-			*) pool_die "cannot read the SCRAM secret of $POSTGRES_USER from PostgreSQL at $POOL_SERVER_HOST:$POSTGRES_PORT: $output" ;;
+			*pgquadlet*does\ not\ exist*) pgq_die "PostgreSQL has no pgquadlet.scram_secret(), which its container's entrypoint creates at start: restart the PostgreSQL container with this image ($output)" ;;
+			*permission\ denied\ for\ function\ scram_secret* | *permission\ denied\ for\ schema\ pgquadlet*) pgq_die "$POSTGRES_USER may not call pgquadlet.scram_secret(), which is granted to the role the cluster was made for: POSTGRES_USER must be the same in both containers ($output)" ;;
+			*) pgq_die "cannot read the SCRAM secret of $POSTGRES_USER from PostgreSQL at $POOL_SERVER_HOST:$POSTGRES_PORT: $output" ;;
 		esac
 	fi
 	[[ $output =~ ^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$ ]] ||
-		pool_die "the password of $POSTGRES_USER is not stored as a SCRAM-SHA-256 secret on the server: set it again with password_encryption = scram-sha-256"
+		pgq_die "the password of $POSTGRES_USER is not stored as a SCRAM-SHA-256 secret on the server: set it again with password_encryption = scram-sha-256"
 	pool_secret=$output
 }
 
@@ -97,24 +80,16 @@ pool_read_secret() {
 pool_prepare_run_dir() {
 	pgq_prepare_socket_dir
 	install -d -m 0700 -- "$POOL_RUN_DIR" ||
-		pool_die "cannot create the private directory $POOL_RUN_DIR as $(id -un): point POOL_RUN_DIR at a writable directory on a tmpfs"
+		pgq_die "cannot create the private directory $POOL_RUN_DIR as $(id -un): point POOL_RUN_DIR at a writable directory on a tmpfs"
 	local filesystem
 	filesystem=$(stat --file-system --format=%T -- "$POOL_RUN_DIR")
 	[[ $filesystem == tmpfs || $filesystem == ramfs ]] ||
-		pool_log "warning: $POOL_RUN_DIR is on $filesystem, not a tmpfs: the auth file (the role's SCRAM secret) and the TLS key are written to that disk"
-}
-
-# pool_write_private FILE TEXT: the file is complete before it appears, and never readable by
-# others, not even while it is written. TEXT is a function argument, never a process's.
-pool_write_private() {
-	local dest=$1 text=$2
-	(umask 077 && printf '%s\n' "$text" >"$dest.tmp")
-	mv -f -- "$dest.tmp" "$dest"
+		pgq_log "warning: $POOL_RUN_DIR is on $filesystem, not a tmpfs: the auth file (the role's SCRAM secret) and the TLS key are written to that disk"
 }
 
 # "user" "secret": the secret has no double quote, the format's only character to escape.
 pool_render_auth_file() {
-	pool_write_private "$POOL_RUN_DIR/users.txt" "\"$POSTGRES_USER\" \"$pool_secret\""
+	pgq_write_private "$POOL_RUN_DIR/users.txt" "\"$POSTGRES_USER\" \"$pool_secret\""
 }
 
 # TLS: clients must use it, and PgBouncer uses it to the server too, whose TCP is then TLS only.
@@ -133,7 +108,7 @@ pool_tls_settings() {
 }
 
 pool_render_ini() {
-	pool_write_private "$POOL_RUN_DIR/pgbouncer.ini" "$(
+	pgq_write_private "$POOL_RUN_DIR/pgbouncer.ini" "$(
 		cat <<-INI
 			;; Rendered by pool.sh on every start; edits here are lost.
 			[databases]
@@ -146,6 +121,8 @@ pool_render_ini() {
 			unix_socket_dir =
 			auth_type = scram-sha-256
 			auth_file = $POOL_RUN_DIR/users.txt
+			;; Where pool.sh reload finds PgBouncer to tell it to read the auth file again.
+			pidfile = $POOL_RUN_DIR/pgbouncer.pid
 			;; SHOW POOLS, SHOW STATS and the like for the application's role, and nothing more:
 			;; no admin_users, so no one can PAUSE, KILL or SHUTDOWN through the console.
 			stats_users = $POSTGRES_USER
@@ -170,6 +147,7 @@ pool_main() {
 	pool_setup_env
 	pgq_read_password
 	pool_prepare_run_dir
+	pgq_store_current_password
 	POSTGRES_SSL_DIR=$POOL_RUN_DIR
 	pgq_setup_tls
 	pool_wait_for_server
@@ -177,10 +155,33 @@ pool_main() {
 	unset pgq_password
 	pool_render_auth_file
 	pool_render_ini
-	pool_log "PgBouncer on $POOL_LISTEN_ADDR:$POOL_PORT, $POOL_MODE pooling of $POSTGRES_DB at $POOL_SERVER_HOST:$POSTGRES_PORT"
+	pgq_log "PgBouncer on $POOL_LISTEN_ADDR:$POOL_PORT, $POOL_MODE pooling of $POSTGRES_DB at $POOL_SERVER_HOST:$POSTGRES_PORT"
 	exec pgbouncer "$POOL_RUN_DIR/pgbouncer.ini"
 }
 
+# After a password rotation (pg-quadlet password): the new password arrives on standard input;
+# the role's new SCRAM secret is read from the server with it, and PgBouncer reads the auth file
+# again (SIGHUP, its RELOAD). Clients already connected stay connected.
+pool_reload() {
+	local pid
+	pool_setup_env
+	pgq_password_from_stdin
+	pool_read_secret
+	pid=$(<"$POOL_RUN_DIR/pgbouncer.pid") || pgq_die "PgBouncer's pid file $POOL_RUN_DIR/pgbouncer.pid is missing: is the pool running?"
+	pool_render_auth_file
+	pgq_store_current_password
+	kill -HUP "$pid" || pgq_die "cannot signal PgBouncer (pid $pid) to reload its auth file"
+	pgq_log "PgBouncer reloaded the role's SCRAM secret: the new password works through the pool"
+}
+
+pool_dispatch() {
+	case ${1:-} in
+		'') pool_main ;;
+		reload) pool_reload ;;
+		*) pgq_die "unknown argument '$1': pool.sh runs PgBouncer; 'pool.sh reload' takes a new password on standard input" ;;
+	esac
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
-	pool_main "$@"
+	pool_dispatch "$@"
 fi

@@ -26,7 +26,7 @@ pgq_restore_resolve() {
 	local given=${1:---latest} newest
 	if [[ $given == --latest ]]; then
 		newest=$(pgq_backup_list | head -n 1 | cut -f3)
-		[[ -n $newest ]] || pgq_fail "there is no backup in $POSTGRES_BACKUP_DIR to restore"
+		[[ -n $newest ]] || pgq_die "there is no backup in $POSTGRES_BACKUP_DIR to restore"
 		given=$newest
 	fi
 	pgq_restore_source=$(pgq_backup_path "$given")
@@ -35,24 +35,24 @@ pgq_restore_resolve() {
 	elif [[ -f $pgq_restore_source && $pgq_restore_source == *.sql.gz ]]; then
 		pgq_restore_kind=plain
 	elif [[ -e $pgq_restore_source ]]; then
-		pgq_fail "refused $pgq_restore_source: it is neither a backup directory nor a *.sql.gz file; nothing was changed"
+		pgq_die "refused $pgq_restore_source: it is neither a backup directory nor a *.sql.gz file; nothing was changed"
 	else
-		pgq_fail "there is no backup $pgq_restore_source; nothing was changed"
+		pgq_die "there is no backup $pgq_restore_source; nothing was changed"
 	fi
 }
 
 pgq_restore_verify() {
 	local source=$pgq_restore_source
 	local verdict="refused $source: nothing was changed"
-	pgq_say "checking $source"
+	pgq_log "checking $source"
 	if [[ $pgq_restore_kind == archive ]]; then
-		pgq_backup_verify "$source" || pgq_fail "$verdict"
+		pgq_backup_verify "$source" || pgq_die "$verdict"
 	else
 		gzip --test -- "$source" ||
-			pgq_fail "$source is not a whole gzip file (cut off or damaged); $verdict"
+			pgq_die "$source is not a whole gzip file (cut off or damaged); $verdict"
 		gzip --decompress --stdout -- "$source" | tail -n 5 |
 			grep --line-regexp --fixed-strings -- '-- PostgreSQL database dump complete' >/dev/null ||
-			pgq_fail "$source does not end as a finished pg_dump does (the dump was cut off); $verdict"
+			pgq_die "$source does not end as a finished pg_dump does (the dump was cut off); $verdict"
 	fi
 }
 
@@ -64,7 +64,7 @@ pgq_restore_names() {
 
 pgq_restore_check_server() {
 	pgq_psql --command='SELECT 1' >/dev/null ||
-		pgq_fail "cannot reach the server over $PGHOST as postgres: is it running? Nothing was changed"
+		pgq_die "cannot reach the server over $PGHOST as postgres: is it running? Nothing was changed"
 }
 
 # A restore killed before its swap leaves its new database behind; under the lock no restore is
@@ -76,7 +76,7 @@ pgq_restore_drop_leftover() {
 	SQL
 	)
 	[[ -n $found ]] || return 0
-	pgq_say "dropping $pgq_restore_tmp, left by an interrupted restore"
+	pgq_log "dropping $pgq_restore_tmp, left by an interrupted restore"
 	pgq_psql --set=tmp="$pgq_restore_tmp" <<-'SQL'
 		DROP DATABASE :"tmp" WITH (FORCE);
 	SQL
@@ -88,6 +88,7 @@ pgq_restore_roles_sql() {
 	local file=$1 line
 	while IFS= read -r line || [[ -n $line ]]; do
 		if [[ $line =~ ^CREATE\ ROLE\ (.+)\;$ ]]; then
+			# shellcheck disable=SC2016 # a dollar-quoted SQL body, not a shell expansion
 			printf 'DO $pgq_role$ BEGIN CREATE ROLE %s; EXCEPTION WHEN duplicate_object THEN NULL; END $pgq_role$;\n' "${BASH_REMATCH[1]}"
 		elif [[ ($line == "ALTER ROLE $POSTGRES_USER WITH "* || $line == "ALTER ROLE \"$POSTGRES_USER\" WITH "*) &&
 			$line == *" PASSWORD '"* ]]; then
@@ -99,7 +100,7 @@ pgq_restore_roles_sql() {
 }
 
 pgq_restore_roles() {
-	pgq_say "restoring roles"
+	pgq_log "restoring roles"
 	# Quiet about grants that already exist; errors still stop it.
 	pgq_restore_roles_sql "$pgq_restore_source/roles.sql" |
 		PGOPTIONS='-c client_min_messages=warning' pgq_psql --single-transaction --file=- >/dev/null
@@ -131,7 +132,7 @@ pgq_restore_read_database_sql() {
 			props+=("$line")
 		fi
 	done <<<"$sql"
-	[[ -n $pgq_restore_create ]] || pgq_fail "refused $pgq_restore_source: its archive has no CREATE DATABASE entry; nothing was changed"
+	[[ -n $pgq_restore_create ]] || pgq_die "refused $pgq_restore_source: its archive has no CREATE DATABASE entry; nothing was changed"
 	pgq_restore_properties=$(pgq_restore_rename_properties "$dumped" "${props[@]}")
 }
 
@@ -183,7 +184,7 @@ pgq_restore_progress() {
 pgq_restore_load() {
 	local list ids total
 	if [[ $pgq_restore_kind == plain ]]; then
-		pgq_say "loading $pgq_restore_source into a new database (one SQL stream, no parallel jobs for this format)"
+		pgq_log "loading $pgq_restore_source into a new database (one SQL stream, no parallel jobs for this format)"
 		gzip --decompress --stdout -- "$pgq_restore_source" |
 			pgq_psql --single-transaction --dbname="$pgq_restore_tmp" --file=- >/dev/null
 		return 0
@@ -191,7 +192,7 @@ pgq_restore_load() {
 	list=$(pg_restore --list -- "$pgq_restore_source/database" | grep -v '^;' | grep -v '^$' || true)
 	ids=$(cut -d';' -f1 <<<"$list")
 	total=$(grep -c . <<<"$list" || true)
-	pgq_say "loading $total entries into a new database with $BACKUP_JOBS parallel jobs"
+	pgq_log "loading $total entries into a new database with $BACKUP_JOBS parallel jobs"
 	# Commits need not wait for the disk here: the swap's own commit makes all of it durable.
 	PGOPTIONS='-c synchronous_commit=off' pg_restore --no-password --verbose --exit-on-error \
 		--jobs="$BACKUP_JOBS" --no-tablespaces --dbname="$pgq_restore_tmp" -- "$pgq_restore_source/database" 2>&1 |
@@ -237,7 +238,7 @@ pgq_restore_on_exit() {
 			DROP DATABASE IF EXISTS :"tmp" WITH (FORCE);
 		SQL
 	fi
-	pgq_say "error: the restore failed (exit $status): the database $POSTGRES_DB was not changed"
+	pgq_log "error: the restore failed (exit $status): the database $POSTGRES_DB was not changed"
 }
 
 pgq_restore_main() {
@@ -248,7 +249,7 @@ pgq_restore_main() {
 			return 0
 			;;
 	esac
-	(($# <= 1)) || pgq_fail "give one backup (a name, a path or --latest), not $#"
+	(($# <= 1)) || pgq_die "give one backup (a name, a path or --latest), not $#"
 	pgq_backup_setup_env
 	pgq_backup_lock
 	pgq_restore_resolve "$@"
@@ -263,7 +264,7 @@ pgq_restore_main() {
 	if [[ $pgq_restore_kind == archive ]]; then
 		pgq_restore_roles
 	else
-		pgq_say "$pgq_restore_source holds no roles (the spec's format): the roles stay as they are"
+		pgq_log "$pgq_restore_source holds no roles (the spec's format): the roles stay as they are"
 	fi
 	pgq_restore_create_database
 	pgq_restore_load

@@ -34,7 +34,14 @@ export async function startPool(box: Sandbox, env: Record<string, string> = {}, 
 /** Starts pool.sh without waiting for it. */
 export async function spawnPool(box: Sandbox, env: Record<string, string> = {}): Promise<Pool> {
   const port = await freePort();
-  const poolEnv = { POOL_SERVER_HOST: '127.0.0.1', POOL_LISTEN_ADDR: '127.0.0.1', POOL_PORT: String(port), ...env };
+  // The containers each have their own /run; here they share the sandbox's socket directory.
+  const poolEnv = {
+    POOL_SERVER_HOST: '127.0.0.1',
+    POOL_LISTEN_ADDR: '127.0.0.1',
+    POOL_PORT: String(port),
+    POSTGRES_CURRENT_PASSWORD_FILE: path.join(box.paths.socket, 'pool-current-password'),
+    ...env,
+  };
   const server = box.start({ args: [poolScript(box)], env: poolEnv });
   return { server, port, env: poolEnv };
 }

@@ -40,12 +40,12 @@ test("the torture password logs in through the pool with SCRAM; a wrong one is r
     assert.is(fs.statSync(dir).mode & 0o777, 0o700);
     const onTmpfs = (await execa('stat', ['--file-system', '--format=%T', dir])).stdout === 'tmpfs';
     assert.is(/warning: .* not a tmpfs: the auth file \(the role's SCRAM secret\) and the TLS key are written to that disk/.test(pool.server.output()), !onTmpfs, 'a run directory on a disk is reported');
-    for (const name of fs.readdirSync(dir)) {
+    for (const name of ['pgbouncer.ini', 'users.txt']) {
       const stat = fs.statSync(path.join(dir, name));
       assert.is(stat.mode & 0o777, 0o600, `${name} is private`);
       assert.is(stat.uid, postgresUid());
     }
-    assert.equal(fs.readdirSync(dir).sort(), ['pgbouncer.ini', 'users.txt']);
+    assert.equal(fs.readdirSync(dir).sort(), ['pgbouncer.ini', 'pgbouncer.pid', 'users.txt']);
     const secret = await box.superuser("SELECT rolpassword FROM pg_authid WHERE rolname = 'poststack'");
     assert.is(fs.readFileSync(path.join(dir, 'users.txt'), 'utf8'), `"poststack" "${secret}"\n`, "the server's own SCRAM secret");
     assert.not.ok(fs.readFileSync(path.join(dir, 'pgbouncer.ini'), 'utf8').includes('🔑'), 'the configuration does not carry the password');
@@ -78,7 +78,8 @@ test('not healthy before PgBouncer listens; healthy once it accepts a login (--w
     assert.ok(await waiting, 'healthy with --wait once PgBouncer listens');
     assert.ok(await poolHealthy(box, pool, check), 'healthy when up');
     assert.not.ok(await poolHealthy(box, pool, check, ['--wait', 'x']), '--wait takes seconds');
-    assert.not.ok(await poolHealthy(box, pool, { POSTGRES_PASSWORD_FILE: secretFile(box, 'wrong', 'wrong') }), 'a password the pool does not know is not healthy');
+    const wrong = secretFile(box, 'wrong', 'wrong');
+    assert.not.ok(await poolHealthy(box, pool, { POSTGRES_CURRENT_PASSWORD_FILE: wrong }), 'a password the pool does not know is not healthy');
     await box.stop(pool.server, 'SIGTERM');
     assert.not.ok(await poolHealthy(box, pool, check), 'not healthy after the stop');
   });
