@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// The command line: parses arguments and prints what the library returns. Each handler imports
-// its library modules on demand, so a command loads only what it needs.
+// The command line: wiring only. Each handler makes the context, calls the library's command,
+// prints its result (JSON, or the command's own text for people) and sets the exit code. Command
+// modules are imported on demand, so a command loads only what it needs.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { EXIT, fail } from '../lib/cli-output.js';
+import type { Context } from '../lib/context.js';
+import type { PasswordSource } from '../lib/commands/install.js';
+import { EXIT, fail } from './cli-output.js';
 
 interface GlobalArgs {
   config?: string | undefined;
@@ -11,6 +14,7 @@ interface GlobalArgs {
   user?: boolean | undefined;
   root?: string | undefined;
   verbose?: boolean | undefined;
+  json?: boolean | undefined;
 }
 
 const out = (text: string): void => {
@@ -20,29 +24,42 @@ const note = (text: string): void => {
   process.stderr.write(`${text}\n`);
 };
 
-async function context(argv: GlobalArgs) {
-  const [{ loadConfig }, { installPaths }, { execaRunner }] = await Promise.all([
-    import('../lib/config-sources.js'),
-    import('../lib/install-paths.js'),
-    import('../lib/runner.js'),
-  ]);
-  const sets = [...(argv.set ?? []), ...(argv.user ? ['rootless=true'] : [])];
-  const loaded = loadConfig({ sets, rootless: argv.user ?? false, ...(argv.config ? { file: argv.config } : {}), ...(argv.root ? { root: argv.root } : {}) });
-  const paths = installPaths({ rootless: loaded.config.rootless, ...(argv.root ? { root: argv.root } : {}) });
-  const runner = execaRunner(argv.verbose ? note : undefined);
-  return { ...loaded, paths, runner };
+async function context(argv: GlobalArgs): Promise<Context> {
+  const { createContext } = await import('../lib/context.js');
+  return createContext({
+    ...(argv.config ? { configFile: argv.config } : {}),
+    ...(argv.set ? { sets: argv.set } : {}),
+    ...(argv.user ? { user: true } : {}),
+    ...(argv.root ? { root: argv.root } : {}),
+    ...(argv.verbose ? { log: note } : {}),
+  });
 }
+
+/** Prints a command's result: JSON for scripts, else its text; `failed` says when to exit 1. */
+function report<R>(argv: GlobalArgs, result: R, format: (result: R) => string, failed?: (result: R) => boolean): void {
+  out(argv.json ? JSON.stringify(result, null, 2) : format(result));
+  if (failed?.(result)) process.exitCode = EXIT.failure;
+}
+
+/** Progress for people on standard error; none with --json, whose output is for scripts. */
+const progress = (argv: GlobalArgs) => (argv.json ? {} : { onProgress: (line: string) => note(`... ${line}`) });
 
 const withJson = <T>(command: Argv<T>) => command.option('json', { type: 'boolean', default: false, describe: 'Print JSON for scripts' });
 
-async function readPassword(argv: { 'password-file'?: string | undefined; 'password-stdin'?: boolean | undefined }) {
+const withPassword = <T>(command: Argv<T>) =>
+  command
+    .option('password-file', { type: 'string', describe: 'Take the password from this file' })
+    .option('password-stdin', { type: 'boolean', default: false, describe: 'Take the password from standard input' });
+
+async function readPassword(argv: { 'password-file'?: string | undefined; 'password-stdin'?: boolean | undefined }): Promise<{ password?: PasswordSource }> {
   const { readFileSync } = await import('node:fs');
-  if (argv['password-file'] && argv['password-stdin']) throw new Error('give --password-file or --password-stdin, not both');
+  const { RefusedError } = await import('../lib/core/errors.js');
+  if (argv['password-file'] && argv['password-stdin']) throw new RefusedError('give --password-file or --password-stdin, not both');
   const raw = argv['password-file'] ? readFileSync(argv['password-file'], 'utf8') : argv['password-stdin'] ? readFileSync(0, 'utf8') : undefined;
-  if (raw === undefined) return undefined;
+  if (raw === undefined) return {};
   const value = raw.replace(/\r?\n$/, '');
-  if (value === '') throw new Error('the password given is empty');
-  return { kind: 'value' as const, value };
+  if (value === '') throw new RefusedError(`the password given is empty${argv['password-file'] ? ` (${argv['password-file']})` : ''}`);
+  return { password: { kind: 'value', value } };
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -63,7 +80,7 @@ await yargs(hideBin(process.argv))
   .option('set', { type: 'string', array: true, nargs: 1, describe: 'Set a config field, over the file and the environment (repeat for more): --set maxConnections=200' })
   .option('user', { type: 'boolean', default: false, describe: "Work with the current user's systemd (rootless) instead of the system's" })
   .option('root', { type: 'string', describe: 'Install under this directory instead of / (packaging, tests)' })
-  .option('verbose', { type: 'boolean', default: false, describe: 'Show every command run' })
+  .option('verbose', { type: 'boolean', default: false, describe: 'Show every command run, and all of a failure' })
   .command(
     'render',
     'Print or write the unit files for the config',
@@ -74,13 +91,8 @@ await yargs(hideBin(process.argv))
         .example('$0 render --out ./units', 'Write them into ./units')
         .example('$0 render --json | jq -r ".[].fileName"', 'List the file names'),
     async (argv) => {
-      const [{ loadConfig }, { renderToDirectory }] = await Promise.all([import('../lib/config-sources.js'), import('../lib/commands/render.js')]);
-      const sets = [...(argv.set ?? []), ...(argv.user ? ['rootless=true'] : [])];
-      const { config } = loadConfig({ sets, rootless: argv.user, ...(argv.config ? { file: argv.config } : {}) });
-      const { units, written } = renderToDirectory(config, argv.out);
-      if (argv.json) out(JSON.stringify(units, null, 2));
-      else if (written.length > 0) for (const file of written) out(`wrote ${file}`);
-      else out(units.map((unit) => `==> ${unit.fileName} <==\n${unit.content}`).join('\n'));
+      const { render, formatRender } = await import('../lib/commands/render.js');
+      report(argv, await render(await context(argv), argv.out ? { outDir: argv.out } : {}), formatRender);
     },
   )
   .command(
@@ -88,51 +100,35 @@ await yargs(hideBin(process.argv))
     'Print the effective config and where each value came from',
     (command) => withJson(command).example('$0 config --set port=6543', 'Show the config with one field overridden'),
     async (argv) => {
-      const { config, sources, file } = await context(argv);
-      if (argv.json) return out(JSON.stringify({ config, sources, file: file ?? null }, null, 2));
-      const { configLines } = await import('../lib/commands/config.js');
-      out(configLines(config, sources).join('\n'));
+      const { config, formatConfig } = await import('../lib/commands/config.js');
+      report(argv, await config(await context(argv)), formatConfig);
     },
   )
   .command(
     'schema',
     'Print the JSON Schema of the config (for editors; also shipped as docs/config.schema.json)',
-    () => {},
-    async () => {
-      const { configJsonSchema } = await import('../lib/json-schema.js');
-      out(JSON.stringify(configJsonSchema(), null, 2));
+    (command) => command.example('$0 schema > pg-quadlet.schema.json', 'Save it for an editor'),
+    async (argv) => {
+      const { schema, formatSchema } = await import('../lib/commands/schema.js');
+      report(argv, await schema(), formatSchema);
     },
   )
   .command(
     'install',
     'Install the units into systemd, create the password secret, reload, enable the backup timer',
     (command) =>
-      withJson(command)
-        .option('now', { type: 'boolean', default: false, describe: 'Also start PostgreSQL and wait until it is healthy' })
+      withPassword(withJson(command))
+        .option('now', { type: 'boolean', default: false, describe: 'Also start PostgreSQL and wait until it is healthy; restart what runs on changed units' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Print every action and change nothing' })
-        .option('force', { type: 'boolean', default: false, describe: 'Replace unit files that pg-quadlet did not generate' })
-        .option('password-file', { type: 'string', describe: 'Take the password from this file when the secret does not exist yet' })
-        .option('password-stdin', { type: 'boolean', default: false, describe: 'Take the password from standard input' })
+        .option('force', { type: 'boolean', default: false, describe: 'Replace unit files pg-quadlet did not generate; accept a database or role renamed in the cluster' })
         .example('$0 install --now', 'Install and start; a strong password is generated and shown once')
         .example('$0 install --user --password-file ~/pg.pass', 'Install rootless, with your own password')
+        .example('$0 install --set maxConnections=200 --now', 'Change a setting and restart onto it')
         .example('$0 install --dry-run', 'Show what would change, and the diff'),
     async (argv) => {
-      const ctx = await context(argv);
-      const { install } = await import('../lib/commands/install.js');
-      const password = await readPassword(argv);
-      const result = await install({
-        config: ctx.config,
-        paths: ctx.paths,
-        runner: ctx.runner,
-        dryRun: argv['dry-run'],
-        force: argv.force,
-        now: argv.now,
-        ...(password ? { password } : {}),
-        ...(argv.json ? {} : { onProgress: (line: string) => note(`... ${line}`) }),
-      });
-      if (argv.json) return out(JSON.stringify(result, null, 2));
-      const { installReport } = await import('../lib/commands/reports.js');
-      out(installReport(result));
+      const { install, formatInstall } = await import('../lib/commands/install.js');
+      const options = { dryRun: argv['dry-run'], force: argv.force, now: argv.now, ...(await readPassword(argv)), ...progress(argv) };
+      report(argv, await install(await context(argv), options), formatInstall);
     },
   )
   .command(
@@ -146,20 +142,9 @@ await yargs(hideBin(process.argv))
         .example('$0 uninstall', 'Remove the service; a later install finds the data again')
         .example('$0 uninstall --purge --yes', 'Remove everything, the data included'),
     async (argv) => {
-      const ctx = await context(argv);
-      if (argv.purge && !argv['dry-run'] && !argv.yes) {
-        const question = `Delete the volumes ${ctx.config.dataVolume} (all data) and ${ctx.config.backupVolume} (all backups), and the secret ${ctx.config.passwordSecret}?`;
-        if (!(await confirm(question))) {
-          note('pg-quadlet: nothing was purged (answer yes, or pass --yes).');
-          process.exitCode = EXIT.usage;
-          return;
-        }
-      }
-      const { uninstall } = await import('../lib/commands/uninstall.js');
-      const result = await uninstall({ config: ctx.config, paths: ctx.paths, runner: ctx.runner, purge: argv.purge, dryRun: argv['dry-run'] });
-      if (argv.json) return out(JSON.stringify(result, null, 2));
-      const { uninstallReport } = await import('../lib/commands/reports.js');
-      out(uninstallReport(result, ctx.config));
+      const { uninstall, formatUninstall } = await import('../lib/commands/uninstall.js');
+      const options = { purge: argv.purge, yes: argv.yes, dryRun: argv['dry-run'], confirm, ...progress(argv) };
+      report(argv, await uninstall(await context(argv), options), formatUninstall);
     },
   )
   .command(
@@ -167,28 +152,37 @@ await yargs(hideBin(process.argv))
     'Report the units, health, backup timer and the database itself; exit 1 when something is wrong',
     (command) => withJson(command).example('$0 status --json | jq .healthy', 'Check from a script'),
     async (argv) => {
-      const ctx = await context(argv);
-      const { status } = await import('../lib/commands/status.js');
-      const result = await status({ config: ctx.config, runner: ctx.runner });
-      if (argv.json) out(JSON.stringify(result, null, 2));
-      else out((await import('../lib/commands/reports.js')).statusReport(result));
-      if (!result.healthy) process.exitCode = EXIT.failure;
+      const { status, formatStatus } = await import('../lib/commands/status.js');
+      report(argv, await status(await context(argv)), formatStatus, (result) => !result.healthy);
     },
   )
   .command(
     'url',
     "Print the connection string (Poststack's DATABASE_URL)",
     (command) =>
-      command
+      withJson(command)
         .option('show-password', { type: 'boolean', default: false, describe: 'Include the real password (read from the Podman secret)' })
         .option('pooled', { type: 'boolean', default: false, describe: 'Connect through PgBouncer (pool.enabled)' })
         .example('$0 url', 'postgresql://poststack:***@127.0.0.1:5432/poststack?sslmode=disable')
         .example('export DATABASE_URL="$($0 url --show-password)"', 'Hand it to an application')
         .example('$0 url --pooled', 'The same through PgBouncer'),
     async (argv) => {
-      const ctx = await context(argv);
-      const { url } = await import('../lib/commands/url.js');
-      out(await url(ctx.config, ctx.runner, { showPassword: argv['show-password'], pooled: argv.pooled }));
+      const { url, formatUrl } = await import('../lib/commands/url.js');
+      report(argv, await url(await context(argv), { showPassword: argv['show-password'], pooled: argv.pooled }), formatUrl);
+    },
+  )
+  .command(
+    'password',
+    "Rotate the role's password: in the server, the Podman secret and the pool, without a restart",
+    (command) =>
+      withPassword(withJson(command))
+        .option('dry-run', { type: 'boolean', default: false, describe: 'Print every action and change nothing' })
+        .example('$0 password', 'Generate a new password, set it everywhere and show it once')
+        .example('$0 password --password-file new.pass', 'Set your own'),
+    async (argv) => {
+      const { password, formatPassword } = await import('../lib/commands/password.js');
+      const options = { dryRun: argv['dry-run'], ...(await readPassword(argv)), ...progress(argv) };
+      report(argv, await password(await context(argv), options), formatPassword);
     },
   )
   .command(
@@ -196,10 +190,8 @@ await yargs(hideBin(process.argv))
     'Take a backup now, in the running container, and report its file, size and time',
     (command) => withJson(command).example('$0 backup', 'Back up now, as the backup timer does'),
     async (argv) => {
-      const ctx = await context(argv);
-      const { backup, backupReport } = await import('../lib/commands/backup.js');
-      const result = await backup(ctx.config, ctx.runner);
-      out(argv.json ? JSON.stringify(result, null, 2) : backupReport(result));
+      const { backup, formatBackup } = await import('../lib/commands/backup.js');
+      report(argv, await backup(await context(argv)), formatBackup);
     },
   )
   .command(
@@ -207,10 +199,8 @@ await yargs(hideBin(process.argv))
     'List the backups in the backup volume, newest first, with age and size',
     (command) => withJson(command).example('$0 backups --json | jq -r ".[0].name"', 'The newest backup'),
     async (argv) => {
-      const ctx = await context(argv);
-      const [{ listBackups }, { backupsReport }] = await Promise.all([import('../lib/backups.js'), import('../lib/commands/backup.js')]);
-      const list = await listBackups(ctx.config, ctx.runner);
-      out(argv.json ? JSON.stringify(list, null, 2) : backupsReport(list));
+      const { backups, formatBackups } = await import('../lib/commands/backups.js');
+      report(argv, await backups(await context(argv)), formatBackups);
     },
   )
   .command(
@@ -223,31 +213,12 @@ await yargs(hideBin(process.argv))
         .option('yes', { type: 'boolean', default: false, describe: 'Do not ask before restoring (for scripts)' })
         .example('$0 restore --latest', 'Restore the newest backup, after asking')
         .example('$0 restore poststack_20260101T020000Z --yes', 'Restore that backup without asking')
-        .example('$0 restore ./backup_20260101_020000.sql.gz', "Restore a file from this host, such as the spec's pg_dump | gzip"),
+        .example('$0 restore ./backup_20260101_020000.sql.gz', "Restore a file from this host, such as the spec's pg_dump | gzip")
+        .check((argv) => Boolean(argv.backup) !== argv.latest || 'give a backup to restore, or --latest (not both): pg-quadlet backups lists them'),
     async (argv) => {
-      if (Boolean(argv.backup) === argv.latest) {
-        note('pg-quadlet: give a backup to restore, or --latest (not both). Run "pg-quadlet backups" to list them.');
-        process.exitCode = EXIT.usage;
-        return;
-      }
-      const ctx = await context(argv);
-      const [{ planRestore, restore, restoreReport }, { formatAge, formatBytes }] = await Promise.all([
-        import('../lib/commands/restore.js'),
-        import('../lib/backups.js'),
-      ]);
-      const plan = await planRestore(ctx.config, ctx.runner, argv.latest ? { latest: true } : { source: argv.backup as string });
-      if (!argv.yes) {
-        const what = plan.backup
-          ? `${plan.source} (taken ${formatAge(plan.backup.ageSeconds)} ago, ${formatBytes(plan.backup.sizeBytes)})`
-          : `${plan.source}${plan.fromHost ? ' (a file on this host)' : ''}`;
-        if (!(await confirm(`Restore ${what} into the database ${plan.database}? Connections to it are ended; the database as it is now is kept under another name.`))) {
-          note('pg-quadlet: nothing was restored (answer yes, or pass --yes).');
-          process.exitCode = EXIT.usage;
-          return;
-        }
-      }
-      const result = await restore(ctx.config, ctx.runner, plan, note);
-      out(argv.json ? JSON.stringify(result, null, 2) : restoreReport(result, ctx.config.name));
+      const { restore, formatRestore } = await import('../lib/commands/restore.js');
+      const options = { ...(argv.backup ? { source: argv.backup } : {}), latest: argv.latest, yes: argv.yes, confirm, onProgress: note };
+      report(argv, await restore(await context(argv), options), formatRestore);
     },
   )
   .demandCommand(1, 'Give a command: see the list above.')

@@ -1,12 +1,9 @@
-/**
- * `backup`: takes a backup now, in the running container, as the backup service does, and
- * reports what backup.sh wrote. `backups`: the backups there are, newest first.
- */
-import { formatAge, formatBytes, type Backup } from '../backups.js';
-import type { PostgresServiceConfig } from '../config.js';
-import { Podman } from '../podman.js';
-import { CONTAINER } from '../render.js';
-import type { Runner } from '../runner.js';
+/** `backup`: takes a backup now, in the running container, as the backup service does, and
+ * reports what backup.sh wrote. */
+import { SCRIPT } from '../core/container-contract.js';
+import { formatBytes } from '../core/format.js';
+import type { Context } from '../context.js';
+import { Podman } from '../host/podman.js';
 
 export interface BackupResult {
   readonly name: string;
@@ -31,19 +28,13 @@ export function parseBackupLine(output: string): BackupResult {
   };
 }
 
-export async function backup(config: PostgresServiceConfig, runner: Runner): Promise<BackupResult> {
-  return parseBackupLine(await new Podman(runner).exec(config.name, [CONTAINER.backupScript]));
+export async function backup({ config, runner }: Context): Promise<BackupResult> {
+  const podman = new Podman(runner);
+  await podman.requireRunning(config.name, config.rootless);
+  return parseBackupLine(await podman.exec(config.name, [SCRIPT.backup]));
 }
 
-export function backupReport(result: BackupResult): string {
+export function formatBackup(result: BackupResult): string {
   const removed = result.removed.length > 0 ? `; removed ${result.removed.length} expired: ${result.removed.join(', ')}` : '';
   return `Backed up to ${result.name}: ${formatBytes(result.sizeBytes)} in ${result.seconds.toFixed(1)} s (${result.kept} kept${removed}).`;
-}
-
-export function backupsReport(list: readonly Backup[]): string {
-  if (list.length === 0) return 'No backups yet: run pg-quadlet backup, or wait for the backup timer.';
-  const rows = list.map((item) => [item.name, item.takenAt.replace('.000Z', 'Z'), `${formatAge(item.ageSeconds)} ago`, formatBytes(item.sizeBytes)]);
-  const header = ['NAME', 'TAKEN (UTC)', 'AGE', 'SIZE'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] as string).length)));
-  return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column] as number)).join('  ').trimEnd()).join('\n');
 }

@@ -1,20 +1,23 @@
 /**
- * `install`: puts the units where Quadlet and systemd read them, creates the password secret
- * when missing, reloads systemd and enables the backup timer; optionally starts the service.
- * Re-running with the same config changes nothing. `dryRun` reports every action and does none.
+ * `install`: puts the units where Quadlet and systemd read them, creates the password secret when
+ * missing, reloads systemd and enables the backup timer; with `now`, starts the service, or
+ * restarts what runs on units that changed. Re-running with the same config changes nothing. The
+ * plan is made first from what the host says, then carried out or (dry run) only described.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { PostgresServiceConfig } from '../config.js';
-import { writeFileAtomic } from '../atomic-file.js';
-import type { InstallPaths } from '../install-paths.js';
-import { Podman } from '../podman.js';
-import { renderUnits } from '../render.js';
-import type { Runner } from '../runner.js';
-import { Systemctl } from '../systemctl.js';
-import { applyFiles, planFiles, type FileChange } from '../unit-files.js';
+import type { ResolvedConfig } from '../core/config.js';
+import { RefusedError } from '../core/errors.js';
+import { renderResolved, unitNames } from '../core/render.js';
+import type { Context } from '../context.js';
+import { performPlan, systemctl, type Action } from '../host/actions.js';
+import { readIdentity } from '../host/cluster.js';
+import { Podman } from '../host/podman.js';
+import { isNotFound, type CommandError, type Runner } from '../host/runner.js';
+import { Systemctl } from '../host/systemctl.js';
+import { planFiles, type FileChange } from '../host/unit-files.js';
 
 export type PasswordSource =
   /** Given by the caller (the CLI reads it from --password-file or standard input). */
@@ -23,138 +26,243 @@ export type PasswordSource =
   | { readonly kind: 'generate' };
 
 export interface InstallOptions {
-  readonly config: PostgresServiceConfig;
-  readonly paths: InstallPaths;
-  readonly runner: Runner;
+  /** For a secret that does not exist yet; generated when not given. */
   readonly password?: PasswordSource;
+  /** Describe every action and change nothing. */
   readonly dryRun?: boolean;
-  /** Replace files there that pg-quadlet did not generate. */
+  /** Replace files pg-quadlet did not generate, and accept a database or role the cluster was
+   * not made for (after renaming them in the cluster). */
   readonly force?: boolean;
-  /** Start the service and wait until it is healthy. */
+  /** Start the service and wait until it is healthy; restart what runs on changed units. */
   readonly now?: boolean;
-  /** Told of each step as it happens (progress for long work). */
+  /** Told of each step as it happens. */
   readonly onProgress?: (line: string) => void;
-  /** The environment to look for the user's D-Bus in (rootless). */
-  readonly env?: Readonly<Record<string, string | undefined>>;
   /** Test hook: make the file writing fail after this many files. */
   readonly failAfterFiles?: number;
 }
 
 export interface InstallResult {
   readonly files: ReadonlyArray<Pick<FileChange, 'path' | 'status' | 'diff'>>;
-  /** Every action, done or (with dryRun) that would be done, in order. */
+  /** Every action, done or (dry run) to be done, in order. */
   readonly actions: string[];
   readonly secret: 'exists' | 'created' | 'generated';
   /** Where a generated password was stored, and the password itself, shown once. */
   readonly generatedPassword?: { readonly file: string; readonly value: string };
+  /** Running units whose files changed: restarted with `now`, else still on their old units. */
+  readonly stale: string[];
+  readonly restarted: string[];
   readonly changed: boolean;
   readonly warnings: string[];
   readonly dryRun: boolean;
 }
 
-export class InstallError extends Error {
-  override readonly name = 'InstallError';
-}
-
-export async function install(options: InstallOptions): Promise<InstallResult> {
-  const { config, paths, runner, dryRun = false } = options;
-  const progress = options.onProgress ?? (() => {});
-  const systemctl = new Systemctl(runner, config.rootless);
-  const podman = new Podman(runner);
-  const actions: string[] = [];
+export async function install(context: Context, options: InstallOptions = {}): Promise<InstallResult> {
+  const { config, paths, runner } = context;
+  const dryRun = options.dryRun ?? false;
+  const names = unitNames(config);
   const warnings: string[] = [];
-  const act = async (description: string, run: () => Promise<unknown> | unknown) => {
-    actions.push(description);
-    if (dryRun) return;
-    progress(description);
-    await run();
-  };
-
-  const changes = planFiles(renderUnits(config), paths);
-  const foreign = changes.filter((change) => change.status === 'foreign');
-  if (foreign.length > 0 && !options.force) {
-    throw new InstallError(
-      `refusing to overwrite file(s) pg-quadlet did not generate: ${foreign.map((change) => change.path).join(', ')} ` +
-        '(move them away, or pass --force to replace them)',
-    );
-  }
-  // Asked before anything is written, so a host without podman is refused with nothing changed.
-  const secretExists = await podman.secretExists(config.passwordSecret);
+  const changes = planFiles(renderResolved(config), paths);
   const toWrite = changes.filter((change) => change.status !== 'unchanged');
-  if (toWrite.length > 0) {
-    await act(`write ${toWrite.map((change) => change.path).join(', ')}`, () => applyFiles(changes, options.failAfterFiles));
-  }
 
-  let secret: InstallResult['secret'] = 'exists';
-  let generatedPassword: InstallResult['generatedPassword'];
-  if (!secretExists) {
-    const source = options.password ?? { kind: 'generate' };
-    if (source.kind === 'generate') {
-      const value = randomBytes(24).toString('base64url');
-      const file = path.join(paths.stateDir, `${config.passwordSecret}.password`);
-      secret = 'generated';
-      await act(`store a generated password in ${file} (mode 0600)`, () => writeFileAtomic(file, `${value}\n`, 0o600));
-      await act(`podman secret create ${config.passwordSecret} - (password on standard input)`, () =>
-        podman.createSecret(config.passwordSecret, value),
-      );
-      if (!dryRun) generatedPassword = { file, value };
-    } else {
-      secret = 'created';
-      await act(`podman secret create ${config.passwordSecret} - (password on standard input)`, () =>
-        podman.createSecret(config.passwordSecret, source.value),
-      );
-    }
-  }
+  refuseForeignFiles(changes, options.force ?? false);
+  const host = await inspectHost(context, names, dryRun, warnings);
+  if (host.podman && !options.force) await refuseIdentityChange(config, runner);
+  await checkTimersOnHost(changes, runner);
 
+  const plan: Action[] = [];
+  if (toWrite.length > 0) plan.push({ kind: 'write-units', changes, ...(options.failAfterFiles === undefined ? {} : { failAfter: options.failAfterFiles }) });
+  const secret: NewSecret = host.secretExists ? { kind: 'exists', actions: [] } : newSecret(config, options.password ?? { kind: 'generate' }, paths.stateDir);
+  plan.push(...secret.actions);
   // Also when nothing changed but systemd never loaded the service: an earlier install wrote the
   // files and failed before it reloaded.
-  const service = `${config.name}.service`;
-  const loaded = (await systemctl.show(service, ['LoadState'])).LoadState === 'loaded';
-  if (toWrite.length > 0 || !loaded) await act(`systemctl${scope(config)} daemon-reload`, () => systemctl.daemonReload());
-  const timer = `${config.name}-backup.timer`;
-  if (config.backup.enabled && !(await systemctl.isEnabled(timer))) {
-    await act(`systemctl${scope(config)} enable --now ${timer}`, () => systemctl.enableNow(timer));
-  }
-  if (options.now) {
-    await act(`systemctl${scope(config)} start ${service} (waits until PostgreSQL is healthy)`, () =>
-      withHeartbeat(progress, `waiting for ${service} to become healthy`, () => systemctl.start(service)),
-    );
-    if (config.pool.enabled) {
-      const pool = `${config.name}-pool.service`;
-      await act(`systemctl${scope(config)} start ${pool} (waits until PgBouncer is healthy)`, () =>
-        withHeartbeat(progress, `waiting for ${pool} to become healthy`, () => systemctl.start(pool)),
-      );
-    }
-  } else if (changes.some((change) => change.status !== 'unchanged' && change.unit.target === 'quadlet')) {
-    warnings.push(`if ${config.name}.service is running, apply the change with: systemctl${scope(config)} restart ${config.name}.service`);
-  }
-  if (config.rootless) warnings.push(...(await lingerWarnings(runner)), ...userBusWarnings(options.env ?? process.env));
+  if (toWrite.length > 0 || !host.loaded) plan.push({ kind: 'run', argv: systemctl(config.rootless, 'daemon-reload') });
+  if (names.backupTimer && !host.timerEnabled) plan.push({ kind: 'run', argv: systemctl(config.rootless, 'enable', '--now', names.backupTimer) });
 
+  const stale = staleUnits(config, toWrite, host.active);
+  const restarted: string[] = [];
+  if (options.now) {
+    for (const step of startOrRestart(config, names, host.active, stale)) {
+      plan.push(step.action);
+      if (step.restarts) restarted.push(...step.restarts);
+    }
+  } else if (stale.length > 0) {
+    warnings.push(
+      `${stale.join(' and ')} ${stale.length === 1 ? 'runs' : 'run'} on the units as they were: apply the change with pg-quadlet install --now, or systemctl${config.rootless ? ' --user' : ''} restart ${names.service}`,
+    );
+  }
+  if (config.rootless) warnings.push(...(await lingerWarnings(runner)), ...userBusWarnings(context.env));
+
+  const actions = await performPlan(plan, runner, { dryRun, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
   return {
     files: changes.map(({ path: file, status, diff }) => ({ path: file, status, ...(diff === undefined ? {} : { diff }) })),
     actions,
-    secret,
-    ...(generatedPassword ? { generatedPassword } : {}),
+    secret: secret.kind,
+    ...(secret.kind === 'generated' && !dryRun ? { generatedPassword: { file: secret.file, value: secret.value } } : {}),
+    stale,
+    restarted: dryRun ? [] : restarted,
     changed: actions.length > 0,
     warnings,
     dryRun,
   };
 }
 
-function scope(config: PostgresServiceConfig): string {
-  return config.rootless ? ' --user' : '';
+function refuseForeignFiles(changes: readonly FileChange[], force: boolean): void {
+  const foreign = changes.filter((change) => change.status === 'foreign');
+  if (foreign.length > 0 && !force) {
+    throw new RefusedError(
+      `refusing to overwrite file(s) pg-quadlet did not generate: ${foreign.map((change) => change.path).join(', ')} ` +
+        '(move them away, or pass --force to replace them)',
+    );
+  }
 }
 
-/** Reports every few seconds while a long step runs, so a first start's initialization does not
- * look like a hang. */
-async function withHeartbeat<T>(progress: (line: string) => void, what: string, run: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  const timer = setInterval(() => progress(`${what} (${Math.round((Date.now() - started) / 1000)} s)`), 5000);
+/** systemctl's words when there is no systemd to ask (a container, a chroot, no user session). */
+const NO_MANAGER = /Failed to connect to bus|System has not been booted with systemd|Host is down/;
+
+interface HostState {
+  /** Whether podman answers; a dry run goes on without it, saying so. */
+  readonly podman: boolean;
+  readonly secretExists: boolean;
+  readonly loaded: boolean;
+  readonly timerEnabled: boolean;
+  /** The service units that run now. */
+  readonly active: ReadonlySet<string>;
+}
+
+/** Asked before anything is written, so a host without podman or systemd is refused with nothing
+ * changed; a dry run shows its plan there all the same. */
+async function inspectHost(context: Context, names: ReturnType<typeof unitNames>, dryRun: boolean, warnings: string[]): Promise<HostState> {
+  const { config, runner } = context;
+  const missing = (tool: string, error: unknown): false => {
+    const absent = isNotFound(error) ? 'is not installed here' : NO_MANAGER.test(String((error as CommandError).result?.stderr)) ? 'cannot reach its service manager here' : undefined;
+    if (absent === undefined) throw error;
+    if (!dryRun) throw new RefusedError(`${tool} ${absent}: pg-quadlet needs Podman 4.6 or newer and a running systemd (Debian: apt install podman)`, { cause: error });
+    warnings.push(`${tool} ${absent}: the plan assumes a host without pg-quadlet's units, secret or timer, and install itself would stop before changing anything`);
+    return false;
+  };
+  let podman = true;
+  let secretExists = false;
   try {
-    return await run();
-  } finally {
-    clearInterval(timer);
+    secretExists = await new Podman(runner).secretExists(config.passwordSecret);
+  } catch (error) {
+    podman = missing('podman', error);
   }
+  const units = new Systemctl(runner, config.rootless);
+  const state = await units.show(names.service, ['LoadState']).catch((error: unknown) => missing('systemctl', error));
+  if (state === false) return { podman, secretExists: false, loaded: false, timerEnabled: false, active: new Set() };
+  const active = new Set<string>();
+  for (const unit of [names.service, ...(names.pool ? [names.pool] : [])]) {
+    if ((await units.show(unit, ['ActiveState'])).ActiveState === 'active') active.add(unit);
+  }
+  return {
+    podman,
+    secretExists,
+    loaded: state.LoadState === 'loaded',
+    timerEnabled: names.backupTimer ? await units.isEnabled(names.backupTimer) : true,
+    active,
+  };
+}
+
+/** The cluster on the data volume answers to the database and role it was made for: a config
+ * naming others would keep the server from ever becoming healthy. */
+async function refuseIdentityChange(config: ResolvedConfig, runner: Runner): Promise<void> {
+  const identity = await readIdentity(config, runner);
+  if (!identity) return;
+  const differs = [
+    identity.database !== undefined && identity.database !== config.database ? `database "${config.database}" (the cluster's is "${identity.database}")` : '',
+    identity.user !== undefined && identity.user !== config.user ? `user "${config.user}" (the cluster's is "${identity.user}")` : '',
+  ].filter(Boolean);
+  if (differs.length === 0) return;
+  throw new RefusedError(
+    `the data volume ${config.dataVolume} holds a cluster made for database "${identity.database}" owned by "${identity.user}", and the config sets ${differs.join(' and ')}: ` +
+      'the server would refuse to start. Set database and user back; or rename them in the cluster first ' +
+      `(ALTER DATABASE ${identity.database} RENAME TO ${config.database}; ALTER ROLE ${identity.user} RENAME TO ${config.user}) and install again with --force; ` +
+      'or keep them and add a second database through initScripts on a new service',
+  );
+}
+
+/** systemd itself reads each new `OnCalendar=` value before the timer is written: a schedule it
+ * would refuse never becomes a timer that waits for nothing. */
+async function checkTimersOnHost(changes: readonly FileChange[], runner: Runner): Promise<void> {
+  for (const change of changes) {
+    if (change.status === 'unchanged' || !change.unit.fileName.endsWith('.timer')) continue;
+    for (const line of change.unit.content.split('\n').filter((text) => text.startsWith('OnCalendar='))) {
+      const expression = line.slice('OnCalendar='.length);
+      const result = await runner.run('systemd-analyze', ['calendar', '--iterations=1', expression]).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      });
+      if (result && result.exitCode !== 0) {
+        const reason = (result.stderr || result.stdout).trim().split('\n').at(-1) ?? '';
+        throw new RefusedError(`backup.schedule: systemd refuses the calendar expression "${expression}" (${reason}): give 5-field cron such as "0 2 * * *" or a systemd calendar expression; nothing was written`);
+      }
+    }
+  }
+}
+
+type NewSecret =
+  | { readonly kind: 'exists' | 'created'; readonly actions: Action[] }
+  | { readonly kind: 'generated'; readonly actions: Action[]; readonly file: string; readonly value: string };
+
+function newSecret(config: ResolvedConfig, source: PasswordSource, stateDir: string): NewSecret {
+  const create = (value: string): Action => ({ kind: 'run', argv: ['podman', 'secret', 'create', config.passwordSecret, '-'], input: value, inputIs: 'the password' });
+  if (source.kind === 'value') return { kind: 'created', actions: [create(source.value)] };
+  const value = generatePassword();
+  const file = passwordFile(config, stateDir);
+  return {
+    kind: 'generated',
+    file,
+    value,
+    actions: [{ kind: 'write-private', path: file, content: `${value}\n`, what: 'a generated password' }, create(value)],
+  };
+}
+
+/** 24 random bytes, base64url: 32 characters that need no quoting anywhere. */
+export function generatePassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Where a generated password is kept for its owner. */
+export function passwordFile(config: ResolvedConfig, stateDir: string): string {
+  return path.join(stateDir, `${config.passwordSecret}.password`);
+}
+
+/** The container units among the changed files whose service runs now. */
+function staleUnits(config: ResolvedConfig, written: readonly FileChange[], active: ReadonlySet<string>): string[] {
+  const names = unitNames(config);
+  const changed = new Set(written.map((change) => change.unit.unitName));
+  // The network is made when a container starts: a container on a changed network is stale too.
+  const networkChanged = names.network !== undefined && changed.has(names.network);
+  return [names.service, ...(names.pool ? [names.pool] : [])].filter((unit) => active.has(unit) && (changed.has(unit) || networkChanged));
+}
+
+/** With `now`: start what is stopped, restart what is stale. Restarting PostgreSQL restarts its
+ * pool too (PartOf=), so the pool is restarted on its own only when it alone changed. */
+function startOrRestart(
+  config: ResolvedConfig,
+  names: ReturnType<typeof unitNames>,
+  active: ReadonlySet<string>,
+  stale: readonly string[],
+): Array<{ action: Action; restarts?: string[] }> {
+  const steps: Array<{ action: Action; restarts?: string[] }> = [];
+  const verb = (unit: string) => (stale.includes(unit) ? 'restart' : active.has(unit) ? undefined : 'start');
+  const server = verb(names.service);
+  if (server) {
+    steps.push({
+      action: { kind: 'run', argv: systemctl(config.rootless, server, names.service), note: 'waits until PostgreSQL is healthy' },
+      ...(server === 'restart' ? { restarts: [names.service, ...(names.pool && active.has(names.pool) ? [names.pool] : [])] } : {}),
+    });
+  }
+  if (names.pool && !(server === 'restart' && active.has(names.pool))) {
+    const pool = verb(names.pool);
+    if (pool) {
+      steps.push({
+        action: { kind: 'run', argv: systemctl(config.rootless, pool, names.pool), note: 'waits until PgBouncer is healthy' },
+        ...(pool === 'restart' ? { restarts: [names.pool] } : {}),
+      });
+    }
+  }
+  return steps;
 }
 
 /** Without a user D-Bus (Debian's dbus-user-session), systemctl --user can miss a service's
@@ -173,4 +281,32 @@ async function lingerWarnings(runner: Runner): Promise<string[]> {
   return [
     `lingering is off for ${user}: the service stops when ${user} logs out and does not start at boot. Enable it with: sudo loginctl enable-linger ${user}`,
   ];
+}
+
+export function formatInstall(result: InstallResult): string {
+  const lines: string[] = [];
+  for (const file of result.files) {
+    lines.push(`${file.status.padEnd(9)} ${file.path}`);
+    if (file.diff && file.status !== 'unchanged') lines.push(indent(file.diff));
+  }
+  if (!result.changed) {
+    lines.push('Nothing to change: the installed units, secret and timer already match the config.');
+  } else {
+    lines.push(result.dryRun ? 'Would do (dry run, nothing changed):' : 'Done:');
+    lines.push(...result.actions.map((action) => `  - ${action}`));
+  }
+  if (result.restarted.length > 0) lines.push(`Restarted ${result.restarted.join(' and ')} on the new units: healthy.`);
+  else if (result.dryRun && result.stale.length > 0) lines.push(`Running on the units as they were: ${result.stale.join(', ')}.`);
+  if (result.generatedPassword) {
+    lines.push(
+      `A password was generated and stored in ${result.generatedPassword.file} (readable by its owner only).`,
+      `It is shown this once: ${result.generatedPassword.value}`,
+    );
+  }
+  lines.push(...result.warnings.map((warning) => `Note: ${warning}`));
+  return lines.join('\n');
+}
+
+function indent(text: string): string {
+  return text.trimEnd().split('\n').map((line) => `    ${line}`).join('\n');
 }

@@ -1,22 +1,28 @@
+/** `render`: the unit files of the config, printed or written into a directory. */
 import path from 'node:path';
-import type { PostgresServiceInput } from '../config.js';
-import { writeFileAtomic } from '../atomic-file.js';
-import { renderUnits, type RenderedUnit } from '../render.js';
+import { renderResolved, type RenderedUnit } from '../core/render.js';
+import type { Context } from '../context.js';
+import { writeFileAtomic } from '../host/atomic-file.js';
 
-export interface RenderResult {
-  readonly units: RenderedUnit[];
-  /** Files written, when a directory was given. */
-  readonly written: string[];
+export interface RenderOptions {
+  /** Write each file into this directory (atomically) instead of only returning them. */
+  readonly outDir?: string;
 }
 
-/** Renders the units and, given a directory, writes each one there atomically. */
-export function renderToDirectory(config: PostgresServiceInput, outDir?: string): RenderResult {
-  const units = renderUnits(config);
-  if (outDir === undefined) return { units, written: [] };
-  const written = units.map((unit) => {
+/** The units, each with where it was written when a directory was given. */
+export type RenderResult = Array<RenderedUnit & { readonly writtenTo?: string }>;
+
+export async function render({ config }: Context, options: RenderOptions = {}): Promise<RenderResult> {
+  const { outDir } = options;
+  return renderResolved(config).map((unit) => {
+    if (outDir === undefined) return unit;
     const file = path.join(outDir, unit.fileName);
     writeFileAtomic(file, unit.content);
-    return file;
+    return { ...unit, writtenTo: file };
   });
-  return { units, written };
+}
+
+/** For people: each file under its name, or where it was written. */
+export function formatRender(result: RenderResult): string {
+  return result.map((unit) => (unit.writtenTo ? `wrote ${unit.writtenTo}` : `==> ${unit.fileName} <==\n${unit.content}`)).join('\n');
 }

@@ -1,17 +1,21 @@
 /**
  * `status`: each unit's state, the container's health, the backup timer's last and next run, and
- * live facts from the database. `healthy` is false, with the reasons in `problems`, when
- * anything is wrong.
+ * live facts from the database, among them whether it runs the units and settings the config
+ * says. `healthy` is false, with the reasons in `problems`, when anything is wrong.
  */
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import type { ClientConfig } from 'pg';
-import { listBackups, type Backup } from '../backups.js';
-import type { PostgresServiceConfig } from '../config.js';
-import { databaseFacts, poolFacts, type DatabaseFacts, type PoolFacts } from '../database-facts.js';
-import { Podman } from '../podman.js';
-import { renderUnits } from '../render.js';
-import type { Runner } from '../runner.js';
-import { Systemctl } from '../systemctl.js';
-import { localAddress } from './url.js';
+import type { ResolvedConfig } from '../core/config.js';
+import { localAddress } from '../core/connection.js';
+import { formatAge, formatBytes } from '../core/format.js';
+import { unitNames } from '../core/render.js';
+import { expectedSettings, settingDrift, type SettingDrift } from '../core/settings.js';
+import type { Context } from '../context.js';
+import { databaseFacts, poolFacts, type DatabaseFacts, type PoolFacts } from '../host/database-facts.js';
+import { Podman } from '../host/podman.js';
+import { Systemctl, unixTimestamp } from '../host/systemctl.js';
+import { backups, type Backup } from './backups.js';
 
 export interface UnitState {
   readonly unit: string;
@@ -35,93 +39,129 @@ export interface Status {
   readonly problems: string[];
   readonly units: UnitState[];
   readonly health: string | null;
+  /** Running units started before their unit files last changed: they run the old config. */
+  readonly stale: string[];
   readonly timer: TimerState | null;
   /** The newest complete backup in the backup volume; null when there is none or the container is not running. */
   readonly newestBackup: Backup | null;
   readonly database: DatabaseFacts | null;
+  /** Settings the server has otherwise than the config says. */
+  readonly drift: SettingDrift[];
   /** PgBouncer's figures, when the pool is on and running. */
   readonly pool: PoolFacts | null;
 }
 
 export interface StatusOptions {
-  readonly config: PostgresServiceConfig;
-  readonly runner: Runner;
   /** How to reach the database; by default through the published port with the secret's password. */
   readonly connection?: ClientConfig;
   /** How to reach PgBouncer's admin console; by default through the pool's published port. */
   readonly poolConnection?: ClientConfig;
 }
 
-export async function status({ config, runner, connection, poolConnection }: StatusOptions): Promise<Status> {
+export async function status(context: Context, options: StatusOptions = {}): Promise<Status> {
+  const { config, runner } = context;
   const systemctl = new Systemctl(runner, config.rootless);
   const podman = new Podman(runner);
+  const names = unitNames(config);
   const problems: string[] = [];
+  const user = config.rootless ? ' --user' : '';
 
   const units: UnitState[] = [];
-  for (const unit of renderUnits(config)) {
-    const shown = await systemctl.show(unit.unitName, ['LoadState', 'ActiveState', 'SubState']);
-    const state = { unit: unit.unitName, load: shown.LoadState ?? '', active: shown.ActiveState ?? '', sub: shown.SubState ?? '' };
+  const started = new Map<string, number | undefined>();
+  const reloadNeeded = new Set<string>();
+  for (const unit of [names.service, names.pool, names.network, names.dataVolume, names.backupVolume, names.backupService, names.backupTimer]) {
+    if (unit === undefined) continue;
+    const shown = await systemctl.show(unit, ['LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp', 'NeedDaemonReload']);
+    const state = { unit, load: shown.LoadState ?? '', active: shown.ActiveState ?? '', sub: shown.SubState ?? '' };
     units.push(state);
-    if (state.load !== 'loaded') problems.push(`${unit.unitName} is ${state.load || 'unknown'} (is it installed? run pg-quadlet install)`);
+    started.set(unit, unixTimestamp(shown.ActiveEnterTimestamp));
+    if (shown.NeedDaemonReload === 'yes') reloadNeeded.add(unit);
+    if (state.load !== 'loaded') problems.push(`${unit} is ${state.load || 'unknown'} (is it installed? run pg-quadlet install)`);
   }
-  const service = units.find((unit) => unit.unit === `${config.name}.service`);
+  const isActive = (unit: string | undefined) => units.some((state) => state.unit === unit && state.active === 'active');
+  const service = units.find((unit) => unit.unit === names.service);
   if (service?.load === 'loaded' && service.active !== 'active') problems.push(`${service.unit} is ${service.active} (${service.sub})`);
 
   const health = (await podman.health(config.name)) ?? null;
-  if (service?.active === 'active' && health !== 'healthy') problems.push(`the container's health check says ${health ?? 'nothing'}`);
+  if (isActive(names.service) && health !== 'healthy') problems.push(`the container's health check says ${health ?? 'nothing'}`);
 
-  let timer: TimerState | null = null;
-  if (config.backup.enabled) {
-    const unit = `${config.name}-backup.timer`;
-    const shown = await systemctl.show(unit, ['ActiveState', 'LastTriggerUSec', 'NextElapseUSecRealtime']);
-    const backup = await systemctl.show(`${config.name}-backup.service`, ['Result']);
-    timer = {
-      unit,
-      active: shown.ActiveState ?? '',
-      lastRun: shown.LastTriggerUSec === 'n/a' ? '' : (shown.LastTriggerUSec ?? ''),
-      nextRun: shown.NextElapseUSecRealtime === 'n/a' ? '' : (shown.NextElapseUSecRealtime ?? ''),
-      lastResult: backup.Result ?? '',
-    };
-    if (timer.active !== 'active') problems.push(`${unit} is ${timer.active || 'unknown'}: backups are not scheduled`);
-    if (timer.lastResult !== '' && timer.lastResult !== 'success') problems.push(`the last backup failed (${timer.lastResult}): see journalctl -u ${config.name}-backup.service`);
+  const stale = [names.service, names.pool].filter((unit): unit is string => {
+    if (unit === undefined || !isActive(unit)) return false;
+    return reloadNeeded.has(unit) || changedSince(containerFile(context, unit), started.get(unit));
+  });
+  if (stale.length > 0) {
+    problems.push(`${stale.join(' and ')} ${stale.length === 1 ? 'runs' : 'run'} on older units than the installed files: apply them with pg-quadlet install --now, or systemctl${user} restart ${names.service}`);
   }
 
+  const timer = names.backupTimer ? await timerState(systemctl, names.backupTimer, names.backupService) : null;
+  if (timer && timer.active !== 'active') problems.push(`${timer.unit} is ${timer.active || 'unknown'}: backups are not scheduled`);
+  if (timer && timer.lastResult !== '' && timer.lastResult !== 'success') problems.push(`the last backup failed (${timer.lastResult}): see journalctl${user} -u ${names.backupService}`);
+
   let newestBackup: Backup | null = null;
-  if (service?.active === 'active') {
+  let database: DatabaseFacts | null = null;
+  let drift: SettingDrift[] = [];
+  let password: string | undefined;
+  const secret = async () => (password ??= await podman.secretValue(config.passwordSecret));
+  if (isActive(names.service)) {
     try {
-      newestBackup = (await listBackups(config, runner))[0] ?? null;
+      newestBackup = (await backups(context))[0] ?? null;
     } catch (error) {
       problems.push(`the backups could not be listed: ${(error as Error).message}`);
     }
-  }
-
-  let database: DatabaseFacts | null = null;
-  let password: string | undefined;
-  const secret = async () => (password ??= await podman.secretValue(config.passwordSecret));
-  if (service?.active === 'active') {
+    const expected = expectedSettings(config);
     try {
-      database = await databaseFacts(connection ?? defaultConnection(config, config.port, await secret()));
+      database = await databaseFacts(options.connection ?? defaultConnection(config, config.port, await secret()), { settings: Object.keys(expected) });
+      drift = settingDrift(expected, database.settings, Object.fromEntries(database.settings.map((row) => [row.name, row.shown])));
+      for (const setting of drift) {
+        problems.push(`${setting.name} is ${setting.live} on the server, and the config says ${setting.configured}: restart it to apply (pg-quadlet install --now)`);
+      }
     } catch (error) {
       problems.push(`the database did not answer: ${(error as Error).message}`);
     }
   }
 
   let pool: PoolFacts | null = null;
-  const poolService = units.find((unit) => unit.unit === `${config.name}-pool.service`);
-  if (poolService) {
-    if (poolService.load === 'loaded' && poolService.active !== 'active') problems.push(`${poolService.unit} is ${poolService.active} (${poolService.sub})`);
-    if (poolService.active === 'active') {
-      try {
-        pool = await poolFacts(poolConnection ?? defaultConnection(config, config.pool.port, await secret()));
-      } catch (error) {
-        problems.push(`PgBouncer did not answer: ${(error as Error).message}`);
-      }
+  const poolService = units.find((unit) => unit.unit === names.pool);
+  if (poolService?.load === 'loaded' && poolService.active !== 'active') problems.push(`${poolService.unit} is ${poolService.active} (${poolService.sub})`);
+  if (isActive(names.pool)) {
+    try {
+      pool = await poolFacts(options.poolConnection ?? defaultConnection(config, config.pool.port, await secret()));
+    } catch (error) {
+      problems.push(`PgBouncer did not answer: ${(error as Error).message}`);
     }
   }
-  return { healthy: problems.length === 0, problems, units, health, timer, newestBackup, database, pool };
+  return { healthy: problems.length === 0, problems, units, health, stale, timer, newestBackup, database, drift, pool };
 }
 
-function defaultConnection(config: PostgresServiceConfig, port: number, password: string): ClientConfig {
+async function timerState(systemctl: Systemctl, unit: string, service: string): Promise<TimerState> {
+  const shown = await systemctl.show(unit, ['ActiveState', 'LastTriggerUSec', 'NextElapseUSecRealtime']);
+  const result = await systemctl.show(service, ['Result']);
+  const when = (value: string | undefined) => {
+    const ms = unixTimestamp(value);
+    return ms === undefined ? '' : new Date(ms).toISOString();
+  };
+  return {
+    unit,
+    active: shown.ActiveState ?? '',
+    lastRun: when(shown.LastTriggerUSec),
+    nextRun: when(shown.NextElapseUSecRealtime),
+    lastResult: result.Result ?? '',
+  };
+}
+
+/** The Quadlet file a container service is generated from. */
+function containerFile({ paths }: Context, service: string): string {
+  return path.join(paths.quadletDir, service.replace(/\.service$/, '.container'));
+}
+
+/** Whether the file changed after the unit started (a rewrite with the same content leaves it alone). */
+function changedSince(file: string, startedMs: number | undefined): boolean {
+  const modified = statSync(file, { throwIfNoEntry: false })?.mtimeMs;
+  // Timestamps are whole seconds: a file written within the second the unit started counts as older.
+  return modified !== undefined && startedMs !== undefined && Math.floor(modified / 1000) * 1000 > startedMs;
+}
+
+function defaultConnection(config: ResolvedConfig, port: number, password: string): ClientConfig {
   return {
     host: localAddress(config.bindAddress),
     port,
@@ -132,4 +172,38 @@ function defaultConnection(config: PostgresServiceConfig, port: number, password
     // CA this host may not carry (clients elsewhere use verify-full, see connectionUrl).
     ...(config.tls ? { ssl: { servername: config.tls.domain, rejectUnauthorized: false } } : {}),
   };
+}
+
+export function formatStatus(status: Status): string {
+  const lines = [status.healthy ? 'healthy' : 'NOT HEALTHY', ''];
+  for (const unit of status.units) lines.push(`${unit.unit.padEnd(48)} ${unit.load}/${unit.active}/${unit.sub}`);
+  lines.push(`container health: ${status.health ?? 'not running'}`);
+  if (status.timer) {
+    lines.push(`backups: last run ${status.timer.lastRun || 'never'} (${status.timer.lastResult || 'no result yet'}), next ${status.timer.nextRun || 'not scheduled'}`);
+  }
+  if (status.newestBackup) {
+    lines.push(`newest backup: ${status.newestBackup.name}, ${formatAge(status.newestBackup.ageSeconds)} old, ${formatBytes(status.newestBackup.sizeBytes)}`);
+  } else if (status.health !== null) {
+    lines.push('newest backup: none found');
+  }
+  const db = status.database;
+  if (db) {
+    lines.push(
+      '',
+      `PostgreSQL ${db.version}, up ${formatAge(db.uptimeSeconds)}, database ${formatBytes(db.sizeBytes)}`,
+      `connections ${db.connections} of ${db.maxConnections}, cache hit ratio ${db.cacheHitRatio === null ? 'n/a' : `${(db.cacheHitRatio * 100).toFixed(2)}%`}`,
+    );
+    if (db.topStatements && db.topStatements.length > 0) {
+      lines.push('top statements by total time:');
+      for (const statement of db.topStatements) {
+        lines.push(`  ${statement.totalMs.toFixed(1).padStart(10)} ms  ${String(statement.calls).padStart(8)} calls  ${statement.query.slice(0, 80)}`);
+      }
+    }
+  }
+  if (status.pool) {
+    const pool = status.pool;
+    lines.push('', `pool: clients ${pool.clientsActive} active, ${pool.clientsWaiting} waiting (longest ${pool.maxWaitSeconds} s); servers ${pool.serversActive} active, ${pool.serversIdle} idle`);
+  }
+  if (status.problems.length > 0) lines.push('', 'problems:', ...status.problems.map((problem) => `  - ${problem}`));
+  return lines.join('\n');
 }

@@ -1,24 +1,24 @@
 /**
  * `uninstall`: stops the service and the timer and removes the unit files pg-quadlet wrote.
- * Volumes (the data and the backups) and the secret stay unless `purge` is set.
+ * Volumes (the data and the backups) and the secret stay unless `purge` is set, which asks first.
  */
-import { rmSync } from 'node:fs';
-import path from 'node:path';
-import type { PostgresServiceConfig } from '../config.js';
-import type { InstallPaths } from '../install-paths.js';
-import { Podman } from '../podman.js';
-import { renderUnits } from '../render.js';
-import type { Runner } from '../runner.js';
-import { Systemctl } from '../systemctl.js';
-import { isGenerated, readIfExists, unitPath } from '../unit-files.js';
+import { NotConfirmedError } from '../core/errors.js';
+import { renderResolved, unitNames } from '../core/render.js';
+import type { Context } from '../context.js';
+import { performPlan, systemctl, type Action } from '../host/actions.js';
+import { Podman } from '../host/podman.js';
+import { isGenerated, readIfExists, unitPath } from '../host/unit-files.js';
+import { passwordFile } from './install.js';
 
 export interface UninstallOptions {
-  readonly config: PostgresServiceConfig;
-  readonly paths: InstallPaths;
-  readonly runner: Runner;
   /** Also delete the data volume, the backup volume and the password secret. */
   readonly purge?: boolean;
   readonly dryRun?: boolean;
+  /** Asked before a purge; without it a purge is refused (pass `yes` instead). */
+  readonly confirm?: (question: string) => Promise<boolean>;
+  /** Purge without asking (for scripts). */
+  readonly yes?: boolean;
+  readonly onProgress?: (line: string) => void;
 }
 
 export interface UninstallResult {
@@ -26,46 +26,63 @@ export interface UninstallResult {
   readonly removed: string[];
   /** Files at our paths that pg-quadlet did not write: left alone. */
   readonly kept: string[];
+  /** The volumes and secret a later install finds again; empty after a purge. */
+  readonly keptData: string[];
   readonly dryRun: boolean;
 }
 
-export async function uninstall(options: UninstallOptions): Promise<UninstallResult> {
-  const { config, paths, runner, dryRun = false } = options;
-  const systemctl = new Systemctl(runner, config.rootless);
-  const podman = new Podman(runner);
-  const user = config.rootless ? ' --user' : '';
-  const actions: string[] = [];
-  const act = async (description: string, run: () => Promise<unknown> | unknown) => {
-    actions.push(description);
-    if (!dryRun) await run();
-  };
+/** The stop of a unit that is not loaded (never installed, already removed) has nothing to do. */
+const NOT_LOADED = /not loaded|not found|does not exist/i;
 
-  const timer = `${config.name}-backup.timer`;
-  const service = `${config.name}.service`;
-  await act(`systemctl${user} disable --now ${timer}`, () => systemctl.disableNow(timer));
-  await act(`systemctl${user} stop ${service}`, () => systemctl.stop(service));
-
+export async function uninstall(context: Context, options: UninstallOptions = {}): Promise<UninstallResult> {
+  const { config, paths, runner } = context;
+  const dryRun = options.dryRun ?? false;
+  const names = unitNames(config);
+  const plan: Action[] = [
+    { kind: 'run', argv: systemctl(config.rootless, 'disable', '--now', `${config.name}-backup.timer`), nothingToDo: NOT_LOADED },
+    { kind: 'run', argv: systemctl(config.rootless, 'stop', names.service), nothingToDo: NOT_LOADED },
+  ];
   const removed: string[] = [];
   const kept: string[] = [];
-  for (const unit of renderUnits(config)) {
+  for (const unit of renderResolved(config)) {
     const file = unitPath(unit, paths);
     const content = readIfExists(file);
     if (content === undefined) continue;
-    if (!isGenerated(content)) {
+    if (isGenerated(content)) {
+      plan.push({ kind: 'remove', path: file });
+      removed.push(file);
+    } else {
       kept.push(file);
-      continue;
     }
-    await act(`remove ${file}`, () => rmSync(file));
-    removed.push(file);
   }
-  if (removed.length > 0) await act(`systemctl${user} daemon-reload`, () => systemctl.daemonReload());
+  if (removed.length > 0) plan.push({ kind: 'run', argv: systemctl(config.rootless, 'daemon-reload') });
 
+  const data = [`volume ${config.dataVolume} (the data)`, `volume ${config.backupVolume} (the backups)`, `secret ${config.passwordSecret}`];
   if (options.purge) {
-    await act(`podman volume rm ${config.dataVolume} (the data)`, () => podman.removeVolume(config.dataVolume));
-    await act(`podman volume rm ${config.backupVolume} (the backups)`, () => podman.removeVolume(config.backupVolume));
-    await act(`podman secret rm ${config.passwordSecret}`, () => podman.removeSecret(config.passwordSecret));
-    const passwordFile = path.join(paths.stateDir, `${config.passwordSecret}.password`);
-    if (readIfExists(passwordFile) !== undefined) await act(`remove ${passwordFile}`, () => rmSync(passwordFile));
+    if (!dryRun && !options.yes && !(await options.confirm?.(`Delete the volumes ${config.dataVolume} (all data) and ${config.backupVolume} (all backups), and the secret ${config.passwordSecret}?`))) {
+      throw new NotConfirmedError('purged');
+    }
+    plan.push(...(await purgeActions(context)));
   }
-  return { actions, removed, kept, dryRun };
+  const actions = await performPlan(plan, runner, { dryRun, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+  return { actions, removed, kept, keptData: options.purge ? [] : data, dryRun };
+}
+
+async function purgeActions({ config, paths, runner }: Context): Promise<Action[]> {
+  const podman = new Podman(runner);
+  const plan: Action[] = [];
+  for (const [volume, holds] of [[config.dataVolume, 'the data'], [config.backupVolume, 'the backups']] as const) {
+    if (await podman.volumeExists(volume)) plan.push({ kind: 'run', argv: ['podman', 'volume', 'rm', volume], note: holds });
+  }
+  if (await podman.secretExists(config.passwordSecret)) plan.push({ kind: 'run', argv: ['podman', 'secret', 'rm', config.passwordSecret] });
+  const file = passwordFile(config, paths.stateDir);
+  if (readIfExists(file) !== undefined) plan.push({ kind: 'remove', path: file });
+  return plan;
+}
+
+export function formatUninstall(result: UninstallResult): string {
+  const lines = [result.dryRun ? 'Would do (dry run, nothing changed):' : 'Done:', ...result.actions.map((action) => `  - ${action}`)];
+  for (const file of result.kept) lines.push(`Kept ${file}: pg-quadlet did not generate it.`);
+  if (result.keptData.length > 0) lines.push(`Kept the ${result.keptData.join(', ')}: a later install finds the data again.`);
+  return lines.join('\n');
 }

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { poolFacts, type PoolFacts } from '../../lib/database-facts.js';
+import { poolFacts, type PoolFacts } from '../../lib/host/database-facts.js';
 import { sleep, withSandbox } from '../image/sandbox.js';
 import { skipUnless } from '../support/skip.js';
 import { poolMissing, queryError, startPool } from './pool.js';

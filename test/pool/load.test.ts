@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { poolFacts } from '../../lib/database-facts.js';
+import { poolFacts } from '../../lib/host/database-facts.js';
 import { type Sandbox, sleep, withSandbox } from '../image/sandbox.js';
 import { skipUnless } from '../support/skip.js';
 import { poolMissing, startPool } from './pool.js';

@@ -1,7 +1,9 @@
-// A stand-in for systemctl, podman and loginctl behind the Runner interface: it keeps the state
-// those tools would (secrets, enabled and active units) and records every call with its input,
-// so tests can assert exactly what pg-quadlet ran, and that no secret was ever an argument.
-import type { CommandResult, Runner, RunOptions } from '../../lib/runner.js';
+// A recording stand-in for systemctl, podman, loginctl, systemd-analyze and cat behind the Runner
+// interface: it keeps the state those tools would (secrets, volumes, enabled, active and started
+// units, files) and records every call with its input, so tests can assert exactly what
+// pg-quadlet ran, and that no secret was ever an argument. It is not a model of systemd or
+// Podman: what they do for real is proven by the image, pool, real-units and e2e tests.
+import { CommandError, type CommandResult, type Runner, type RunOptions } from '../../lib/host/runner.js';
 
 export interface Call {
   readonly command: string;
@@ -15,34 +17,63 @@ export class FakeHost implements Runner {
   readonly enabled = new Set<string>();
   readonly active = new Set<string>();
   readonly loaded = new Set<string>();
+  /** When each unit last became active, in seconds since the epoch. */
+  readonly started = new Map<string, number>();
+  /** Host files `cat` can read (e.g. a volume's identity record). */
+  readonly files = new Map<string, string>();
   health: string | undefined = 'healthy';
   /** After a daemon-reload every unit counts as loaded, as the files are there by then. */
   private reloaded = false;
   linger = true;
-  /** What `podman exec CONTAINER COMMAND...` prints, by the command in the container (backup.sh, restore.sh). */
+  /** What `podman exec [--interactive] CONTAINER COMMAND...` prints, by the command in the container. */
   readonly execs = new Map<string, CommandResult>([['/usr/local/bin/backup.sh list', ok('')]]);
   /** Commands (matched by their start) that fail with this stderr. */
   readonly failures = new Map<string, string>();
+  /** Tools that are not installed: running them throws as the real runner does. */
+  readonly missing = new Set<string>();
 
   async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     const command = [file, ...args].join(' ');
     this.calls.push({ command, ...(options.input ? { input: options.input } : {}) });
+    if (this.missing.has(file)) throw new CommandError(file, undefined, 'not found: is it installed and on PATH?');
     for (const [prefix, stderr] of this.failures) if (command.startsWith(prefix)) return { exitCode: 1, stdout: '', stderr };
     const rest = args[0] === '--user' ? args.slice(1) : args;
-    if (file === 'systemctl') return this.systemctl(rest);
+    if (file === 'systemctl') return this.systemctl(rest.filter((arg) => arg !== '--timestamp=unix'));
     if (file === 'podman') {
       const result = this.podman(args, options.input);
       if (options.onStderrLine && result.stderr) for (const line of result.stderr.split('\n')) options.onStderrLine(line);
       return result;
     }
     if (file === 'loginctl') return ok(this.linger ? 'yes' : 'no');
+    if (file === 'systemd-analyze') return ok('Normalized form: ...');
+    if (file === 'cat') return this.cat(args.at(-1) ?? '');
     return { exitCode: 127, stdout: '', stderr: `${file}: not found` };
   }
 
   /** The calls that change something (what a dry run must never make). */
   mutatingCalls(): string[] {
-    const readOnly = /^(systemctl( --user)? (show|is-enabled)|podman (secret inspect|inspect|volume exists|exec \S+ \/usr\/local\/bin\/backup\.sh list)|loginctl)/;
+    const readOnly =
+      /^(systemctl( --user)? (show|is-enabled)|podman (secret inspect|inspect|volume (exists|inspect)|unshare cat|exec \S+ \/usr\/local\/bin\/backup\.sh list)|loginctl|systemd-analyze|cat)/;
     return this.calls.map((call) => call.command).filter((command) => !readOnly.test(command));
+  }
+
+  /** Marks the config's units loaded and active, as after `install --now`. */
+  running(...units: string[]): this {
+    for (const unit of units) {
+      this.loaded.add(unit);
+      this.activate(unit);
+    }
+    return this;
+  }
+
+  private activate(unit: string): void {
+    this.active.add(unit);
+    this.started.set(unit, Math.floor(Date.now() / 1000));
+  }
+
+  private cat(path: string): CommandResult {
+    const content = this.files.get(path);
+    return content === undefined ? { exitCode: 1, stdout: '', stderr: `cat: ${path}: No such file or directory` } : ok(content);
   }
 
   private systemctl([verb, ...rest]: readonly string[]): CommandResult {
@@ -55,14 +86,15 @@ export class FakeHost implements Runner {
         return this.enabled.has(unit) ? ok('enabled') : { exitCode: 1, stdout: 'disabled', stderr: '' };
       case 'enable':
         this.enabled.add(unit);
-        this.active.add(unit);
+        this.activate(unit);
         return ok('');
       case 'disable':
         this.enabled.delete(unit);
         this.active.delete(unit);
         return ok('');
       case 'start':
-        this.active.add(unit);
+      case 'restart':
+        this.activate(unit);
         return ok('');
       case 'stop':
         this.active.delete(unit);
@@ -75,8 +107,10 @@ export class FakeHost implements Runner {
             `LoadState=${this.loaded.has(name) || this.reloaded ? 'loaded' : 'not-found'}`,
             `ActiveState=${state}`,
             `SubState=${state === 'active' ? 'running' : 'dead'}`,
-            'LastTriggerUSec=Fri 2026-11-27 02:00:03 UTC',
-            'NextElapseUSecRealtime=Sat 2026-11-28 02:03:12 UTC',
+            `ActiveEnterTimestamp=${this.started.has(name) ? `@${this.started.get(name)}` : 'n/a'}`,
+            'NeedDaemonReload=no',
+            'LastTriggerUSec=@1795744803',
+            'NextElapseUSecRealtime=@1795831392',
             'Result=success',
           ].join('\n'),
         );
@@ -94,18 +128,32 @@ export class FakeHost implements Runner {
       return ok(args.includes('--showsecret') ? (this.secrets.get(name) as string) : 'a1b2c3');
     }
     if (group === 'secret' && verb === 'create') {
-      this.secrets.set(args[2] ?? '', input ?? '');
+      const secret = args.at(-2) ?? '';
+      if (this.secrets.has(secret) && !args.includes('--replace')) return { exitCode: 125, stdout: '', stderr: `Error: ${secret}: secret name in use` };
+      this.secrets.set(secret, input ?? '');
       return ok('a1b2c3');
     }
     if (group === 'secret' && verb === 'rm') return this.secrets.delete(name) ? ok('') : { exitCode: 1, stdout: '', stderr: 'no such secret' };
     if (group === 'volume' && verb === 'exists') return this.volumes.has(name) ? ok('') : { exitCode: 1, stdout: '', stderr: '' };
+    if (group === 'volume' && verb === 'inspect') {
+      return this.volumes.has(name) ? ok(`/var/lib/containers/storage/volumes/${name}/_data`) : { exitCode: 125, stdout: '', stderr: `Error: no such volume ${name}` };
+    }
     if (group === 'volume' && verb === 'rm') return this.volumes.delete(name) ? ok(name) : { exitCode: 1, stdout: '', stderr: 'no such volume' };
-    if (group === 'exec') return this.execs.get(args.slice(2).join(' ')) ?? { exitCode: 127, stdout: '', stderr: `no such command in the container: ${args.slice(2).join(' ')}` };
-    if (group === 'inspect') return this.health === undefined ? { exitCode: 125, stdout: '', stderr: 'no such container' } : ok(this.health);
+    if (group === 'unshare' && verb === 'cat') return this.cat(name);
+    if (group === 'exec') {
+      const command = args.slice(args[1] === '--interactive' ? 3 : 2).join(' ');
+      return this.execs.get(command) ?? { exitCode: 127, stdout: '', stderr: `no such command in the container: ${command}` };
+    }
+    if (group === 'inspect') {
+      const running = this.active.has(`${name}.service`);
+      if (args.includes('{{.State.Running}}')) return running ? ok('true') : { exitCode: 125, stdout: '', stderr: `Error: no such container ${name}` };
+      return this.health === undefined ? { exitCode: 125, stdout: '', stderr: 'no such container' } : ok(this.health);
+    }
+    if (group === 'cp') return ok('');
     return { exitCode: 125, stdout: '', stderr: `unknown podman command ${args.join(' ')}` };
   }
 }
 
-function ok(stdout: string): CommandResult {
-  return { exitCode: 0, stdout, stderr: '' };
+export function ok(stdout: string, stderr = ''): CommandResult {
+  return { exitCode: 0, stdout, stderr };
 }

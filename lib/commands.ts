@@ -1,0 +1,19 @@
+/**
+ * `pg-quadlet/commands`: every command of the CLI as a library function. Each takes a `Context`
+ * (made by `createContext`, which reads the config as the CLI does) and options, returns data,
+ * and has a `format...` that turns it into the CLI's text.
+ */
+export { createContext, contextFor, type Context, type ContextOptions } from './context.js';
+export { backup, formatBackup, type BackupResult } from './commands/backup.js';
+export { backups, formatBackups, type Backup } from './commands/backups.js';
+export { config, formatConfig, type ConfigResult } from './commands/config.js';
+export { install, formatInstall, type InstallOptions, type InstallResult, type PasswordSource } from './commands/install.js';
+export { password, formatPassword, type PasswordOptions, type PasswordResult } from './commands/password.js';
+export { render, formatRender, type RenderOptions, type RenderResult } from './commands/render.js';
+export { restore, formatRestore, type RestoreOptions, type RestoreResult } from './commands/restore.js';
+export { schema, formatSchema } from './commands/schema.js';
+export { status, formatStatus, type Status, type StatusOptions } from './commands/status.js';
+export { uninstall, formatUninstall, type UninstallOptions, type UninstallResult } from './commands/uninstall.js';
+export { url, formatUrl, type UrlOptions, type UrlResult } from './commands/url.js';
+export { CommandError, type Runner, type CommandResult, type RunOptions } from './host/runner.js';
+export { NotRunningError } from './host/podman.js';

@@ -1,0 +1,146 @@
+/**
+ * Core: the typed config of one PostgreSQL service, and the one place its defaults live.
+ * Field names are public API: the library, the CLI's INI file and the docs all use them.
+ */
+
+/** PostgreSQL settings passed to the server as `-c name=value`. */
+export type PostgresSettings = Readonly<Record<string, string | number | boolean>>;
+
+export interface TlsConfig {
+  /** Domain whose certificate the server presents; the directory `<certificatesDir>/<domain>/`
+   * must hold `fullchain.pem` and `privkey.pem` (the Poststack layout). */
+  readonly domain: string;
+  /** Host directory holding one sub-directory per domain; mounted read-only. */
+  readonly certificatesDir: string;
+}
+
+export interface BackupConfig {
+  /** Turn the scheduled backup timer off (the backup service can still be started by hand). */
+  readonly enabled: boolean;
+  /** When backups run: 5-field cron (`0 2 * * *`, the spec's form) or a systemd calendar
+   * expression (`*-*-* 02:00:00`), converted to `OnCalendar=`. */
+  readonly schedule: string;
+  /** Backups older than this many days are removed after a successful backup. */
+  readonly keepDays: number;
+  /** The newest this many good backups are kept whatever their age. */
+  readonly keepMin: number;
+  /** Spread start times by up to this many seconds, so many hosts do not all start at once. */
+  readonly randomizedDelaySec: number;
+}
+
+export type PoolMode = 'transaction' | 'session' | 'statement';
+
+export interface PoolConfig {
+  /** Run PgBouncer in front of PostgreSQL, in its own container on a shared network. */
+  readonly enabled: boolean;
+  /** Host port published for PgBouncer, on the same address as PostgreSQL. */
+  readonly port: number;
+  /** When a server connection returns to the pool: after each transaction (default), session or statement. */
+  readonly mode: PoolMode;
+  /** Client connections PgBouncer accepts. */
+  readonly maxClientConn: number;
+  /** Server connections per database and user. */
+  readonly defaultPoolSize: number;
+}
+
+export interface PostgresServiceConfig {
+  /** Name of the container and of its systemd service (`<name>.service`). */
+  readonly name: string;
+  /** Container image to run (built from this project's `image/`). */
+  readonly image: string;
+  /** PostgreSQL major version the image carries. */
+  readonly postgresVersion: number;
+  /** Database created on first start. */
+  readonly database: string;
+  /** Role that owns the database, created on first start. */
+  readonly user: string;
+  /** Podman secret holding that role's password; never written into a unit. Default `<name>-password`. */
+  readonly passwordSecret: string;
+  /** Host address the port is published on: loopback unless opened on purpose. */
+  readonly bindAddress: string;
+  /** Host port published for PostgreSQL (the container listens on 5432). */
+  readonly port: number;
+  readonly maxConnections: number;
+  /** PostgreSQL memory size, e.g. `256MB`. */
+  readonly sharedBuffers: string;
+  /** Extra PostgreSQL settings, e.g. `{ work_mem: '8MB' }`. */
+  readonly settings: PostgresSettings;
+  /** Podman volume holding the data directory, mounted at `/data/postgres`. Default `<name>-data`. */
+  readonly dataVolume: string;
+  /** Separate Podman volume for backups, so losing the data volume keeps them. Default `<name>-backups`. */
+  readonly backupVolume: string;
+  /** Host directory of `*.sql`, `*.sql.gz` and `*.sh` files run once on first start. */
+  readonly initScripts?: string;
+  /** Serve TLS with the certificates of this domain; plain TCP is then refused. */
+  readonly tls?: TlsConfig;
+  readonly backup: BackupConfig;
+  readonly pool: PoolConfig;
+  /** Units for a user's systemd (`systemctl --user`) instead of the system's. */
+  readonly rootless: boolean;
+  /** Oldest Podman the units must work with, `major.minor` (4.6 or newer). */
+  readonly podmanVersion: string;
+  /** Make `systemctl start` return only once the server is healthy (needs Podman 4.7). */
+  readonly waitHealthy: boolean;
+  /** Seconds systemd allows for a start, first initialization and init scripts included. */
+  readonly startTimeoutSec: number;
+  /** Seconds PostgreSQL gets for a clean shutdown before it is killed. */
+  readonly stopTimeoutSec: number;
+}
+
+declare const resolved: unique symbol;
+
+/** A config that `resolveConfig` completed and checked, the one kind the renderer and the
+ * commands take: the type system keeps an unchecked object out of a unit file. */
+export type ResolvedConfig = PostgresServiceConfig & { readonly [resolved]: true };
+
+type DeepPartial<T> = { -readonly [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** What callers pass: any subset of the config; defaults fill the rest. */
+export type PostgresServiceInput = DeepPartial<Omit<PostgresServiceConfig, 'settings' | 'tls'>> & {
+  settings?: PostgresSettings;
+  tls?: Partial<TlsConfig>;
+};
+
+/** The defaults, from the Poststack specification. */
+export const DEFAULTS = {
+  name: 'poststack-postgres',
+  image: 'localhost/postgres-debian:15',
+  postgresVersion: 15,
+  database: 'poststack',
+  user: 'poststack',
+  bindAddress: '127.0.0.1',
+  port: 5432,
+  maxConnections: 100,
+  sharedBuffers: '256MB',
+  settings: {},
+  backup: {
+    enabled: true,
+    schedule: '0 2 * * *',
+    keepDays: 7,
+    keepMin: 3,
+    randomizedDelaySec: 300,
+  },
+  pool: {
+    enabled: false,
+    port: 6432,
+    mode: 'transaction',
+    maxClientConn: 1000,
+    defaultPoolSize: 20,
+  },
+  rootless: false,
+  podmanVersion: '5.4',
+  // Only where the target Podman can wait (4.7 and newer): resolveConfig turns it off for older ones.
+  waitHealthy: true,
+  startTimeoutSec: 300,
+  stopTimeoutSec: 60,
+} as const satisfies Omit<PostgresServiceConfig, NamedField>;
+
+type NamedField = 'passwordSecret' | 'dataVolume' | 'backupVolume';
+
+/** Defaults that follow the service's name, so a second service gets its own volumes and secret. */
+export function namedDefaults(name: string): Pick<PostgresServiceConfig, NamedField> {
+  return { passwordSecret: `${name}-password`, dataVolume: `${name}-data`, backupVolume: `${name}-backups` };
+}
+
+/** Default host directory of the TLS certificates (the spec's `/data/certificates`). */
+export const DEFAULT_CERTIFICATES_DIR = '/data/certificates';

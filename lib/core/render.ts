@@ -1,0 +1,257 @@
+/**
+ * Core: `renderUnits`, a config in and the unit files that run it out. Pure apart from reading the
+ * package's own templates; the same input always gives the same bytes.
+ */
+import type { PostgresServiceInput, PostgresSettings, ResolvedConfig } from './config.js';
+import { CONTAINER, ENV, EXIT_CONFIG, SCRIPT } from './container-contract.js';
+import { lowerKeys, parsePodmanVersion } from './podman-version.js';
+import { toOnCalendar } from './schedule.js';
+import { renderTemplate } from './templates.js';
+import { unitValue, unitWords } from './unit-syntax.js';
+import { resolveConfig } from './validate.js';
+
+export interface RenderedUnit {
+  /** File name to install, e.g. `poststack-postgres.container`. */
+  readonly fileName: string;
+  readonly content: string;
+  /** `quadlet` files go to Podman's Quadlet search path, `systemd` files to systemd's unit path. */
+  readonly target: 'quadlet' | 'systemd';
+  /** The systemd unit the file becomes (Quadlet generates a `.service` from each of its files). */
+  readonly unitName: string;
+}
+
+/** The systemd units a config makes, by role; the pool's and the timer's only when they are on. */
+export interface UnitNames {
+  readonly service: string;
+  readonly pool?: string;
+  readonly network?: string;
+  readonly dataVolume: string;
+  readonly backupVolume: string;
+  readonly backupService: string;
+  readonly backupTimer?: string;
+}
+
+export function unitNames(config: ResolvedConfig): UnitNames {
+  return {
+    service: `${config.name}.service`,
+    ...(config.pool.enabled ? { pool: `${config.name}-pool.service`, network: `${config.name}-network.service` } : {}),
+    dataVolume: `${config.dataVolume}-volume.service`,
+    backupVolume: `${config.backupVolume}-volume.service`,
+    backupService: `${config.name}-backup.service`,
+    ...(config.backup.enabled ? { backupTimer: `${config.name}-backup.timer` } : {}),
+  };
+}
+
+const PODMAN = '/usr/bin/podman';
+
+/** Renders every unit for a config (missing fields take their defaults). Throws `ConfigError`
+ * listing every problem when the config is invalid; nothing is rendered then. */
+export function renderUnits(input: PostgresServiceInput = {}): RenderedUnit[] {
+  return renderResolved(resolveConfig(input));
+}
+
+/** Renders the units of a config that is already checked (a command's context holds one). */
+export function renderResolved(config: ResolvedConfig): RenderedUnit[] {
+  const units: RenderedUnit[] = [
+    containerUnit(config),
+    ...(config.pool.enabled ? [poolUnit(config), networkUnit(config)] : []),
+    volumeUnit(config, config.dataVolume, 'data'),
+    volumeUnit(config, config.backupVolume, 'backups'),
+    backupServiceUnit(config),
+  ];
+  if (config.backup.enabled) units.push(backupTimerUnit(config));
+  return units;
+}
+
+function containerUnit(config: ResolvedConfig): RenderedUnit {
+  const fileName = `${config.name}.container`;
+  const content = renderTemplate('container', {
+    ...runtimeView(config, {
+      healthCmd: SCRIPT.healthCheck,
+      // Waits for the server (under the 5 s check timeout), so a start is ready as soon as it is.
+      healthStartupCmd: [SCRIPT.healthCheck, '--wait', '4'],
+      stopSignal: 'SIGINT',
+      shmSize: '256m',
+      restartPreventExitStatus: EXIT_CONFIG,
+    }),
+    dropIn: `${fileName}.d/override.conf next to this file`,
+    description: unitValue(`PostgreSQL ${config.postgresVersion} (${config.name})`),
+    image: command([config.image]),
+    containerName: command([config.name]),
+    network: config.pool.enabled ? command([`${config.name}.network`]) : undefined,
+    pool: config.pool.enabled ? unitValue(`${config.name}-pool.service`) : undefined,
+    volumes: [
+      `${config.dataVolume}.volume:${CONTAINER.dataDir}`,
+      `${config.backupVolume}.volume:${CONTAINER.backupDir}`,
+      ...certificateVolumes(config),
+      ...(config.initScripts ? [`${config.initScripts}:${CONTAINER.initDir}:ro`] : []),
+    ].map((volume) => command([volume])),
+    secrets: [passwordSecret(config)],
+    environment: environmentLines({
+      [ENV.database]: config.database,
+      [ENV.user]: config.user,
+      [ENV.passwordFile]: CONTAINER.passwordFile,
+      [ENV.maxConnections]: String(config.maxConnections),
+      [ENV.sharedBuffers]: config.sharedBuffers,
+      ...(config.tls ? { [ENV.domain]: config.tls.domain } : {}),
+      [ENV.backupKeepDays]: String(config.backup.keepDays),
+      [ENV.backupKeepMin]: String(config.backup.keepMin),
+    }),
+    publishPort: command([`${publishHost(config.bindAddress)}:${config.port}:${CONTAINER.port}`]),
+    exec: Object.keys(config.settings).length > 0 ? command(['postgres', ...settingArgs(config.settings)]) : undefined,
+  });
+  return { fileName, content, target: 'quadlet', unitName: unitNames(config).service };
+}
+
+function poolUnit(config: ResolvedConfig): RenderedUnit {
+  const name = `${config.name}-pool`;
+  const fileName = `${name}.container`;
+  const content = renderTemplate('pool.container', {
+    ...runtimeView(config, {
+      healthCmd: SCRIPT.poolHealthCheck,
+      healthStartupCmd: [SCRIPT.poolHealthCheck, '--wait', '4'],
+      // PgBouncer's SIGINT lets running transactions finish and exits 0; on SIGTERM it exits 1,
+      // which would leave the service failed after every stop.
+      stopSignal: 'SIGINT',
+    }),
+    dropIn: `${fileName}.d/override.conf next to this file`,
+    description: unitValue(`PgBouncer for PostgreSQL ${config.postgresVersion} (${config.name})`),
+    serviceUnit: unitValue(`${config.name}.service`),
+    image: command([config.image]),
+    containerName: command([name]),
+    network: command([`${config.name}.network`]),
+    volumes: certificateVolumes(config).map((volume) => command([volume])),
+    secrets: [passwordSecret(config)],
+    environment: environmentLines({
+      [ENV.database]: config.database,
+      [ENV.user]: config.user,
+      [ENV.passwordFile]: CONTAINER.passwordFile,
+      [ENV.poolServerHost]: config.name,
+      [ENV.poolMode]: config.pool.mode,
+      [ENV.poolMaxClientConn]: String(config.pool.maxClientConn),
+      [ENV.poolDefaultPoolSize]: String(config.pool.defaultPoolSize),
+      ...(config.tls ? { [ENV.domain]: config.tls.domain } : {}),
+    }),
+    publishPort: command([`${publishHost(config.bindAddress)}:${config.pool.port}:${CONTAINER.poolPort}`]),
+    exec: command([SCRIPT.pool]),
+  });
+  return { fileName, content, target: 'quadlet', unitName: `${name}.service` };
+}
+
+/** What both containers share: health checks, hardening, stop behaviour, restart and boot,
+ * with keys too new for the target Podman lowered to `PodmanArgs=`. */
+function runtimeView(
+  config: ResolvedConfig,
+  options: { healthCmd: string; healthStartupCmd?: readonly string[]; stopSignal: string; shmSize?: string; restartPreventExitStatus?: number },
+) {
+  const target = parsePodmanVersion(config.podmanVersion);
+  if (!target) throw new Error(`unvalidated podmanVersion ${config.podmanVersion}`);
+  const lowered = lowerKeys(
+    {
+      ...(config.waitHealthy ? { Notify: 'healthy' } : {}),
+      // Podman's 64 MB /dev/shm is too small for parallel queries' shared memory.
+      ...(options.shmSize ? { ShmSize: options.shmSize } : {}),
+      StopSignal: options.stopSignal,
+      StopTimeout: String(config.stopTimeoutSec),
+    },
+    target,
+  );
+  return {
+    healthCmd: command([options.healthCmd]),
+    healthStartupCmd: command(options.healthStartupCmd ?? [options.healthCmd]),
+    healthInterval: '10s',
+    healthTimeout: '5s',
+    healthStartPeriod: '30s',
+    healthRetries: 3,
+    // Checked every second until the first success, so a start is reported ready promptly.
+    healthStartupInterval: '1s',
+    notify: lowered.keys.Notify,
+    shmSize: lowered.keys.ShmSize,
+    stopSignal: lowered.keys.StopSignal,
+    stopTimeout: lowered.keys.StopTimeout,
+    podmanArgs: lowered.podmanArgs.map((arg) => command([arg])),
+    restartPreventExitStatus: options.restartPreventExitStatus,
+    timeoutStartSec: config.startTimeoutSec,
+    // Longer than the container's own stop timeout, so Podman, not systemd, ends the container.
+    timeoutStopSec: config.stopTimeoutSec + 30,
+    wantedBy: config.rootless ? 'default.target' : 'multi-user.target',
+  };
+}
+
+function command(words: readonly string[]): string {
+  return unitWords(words, 'command');
+}
+
+function passwordSecret(config: ResolvedConfig): string {
+  return command([`${config.passwordSecret},type=mount,target=postgres-password,uid=${CONTAINER.uid},gid=${CONTAINER.uid},mode=0400`]);
+}
+
+function environmentLines(variables: Record<string, string>): string[] {
+  return Object.entries(variables).map(([name, value]) => command([`${name}=${value}`]));
+}
+
+function certificateVolumes(config: ResolvedConfig): string[] {
+  if (!config.tls) return [];
+  const { certificatesDir, domain } = config.tls;
+  return [`${certificatesDir.replace(/\/+$/, '')}/${domain}:${CONTAINER.certificatesDir}/${domain}:ro`];
+}
+
+function settingArgs(settings: PostgresSettings): string[] {
+  return Object.keys(settings)
+    .sort()
+    .flatMap((name) => {
+      const value = settings[name];
+      const text = typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value);
+      return ['-c', `${name}=${text}`];
+    });
+}
+
+function publishHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+function networkUnit(config: ResolvedConfig): RenderedUnit {
+  const fileName = `${config.name}.network`;
+  const content = renderTemplate('network', {
+    dropIn: `${fileName}.d/override.conf next to this file`,
+    description: unitValue(`Network of PostgreSQL and its pool (${config.name})`),
+    networkName: command([config.name]),
+  });
+  return { fileName, content, target: 'quadlet', unitName: `${config.name}-network.service` };
+}
+
+function volumeUnit(config: ResolvedConfig, volumeName: string, role: 'data' | 'backups'): RenderedUnit {
+  const fileName = `${volumeName}.volume`;
+  const content = renderTemplate('volume', {
+    dropIn: `${fileName}.d/override.conf next to this file`,
+    description: unitValue(`PostgreSQL ${role} volume (${config.name})`),
+    volumeName: command([volumeName]),
+  });
+  return { fileName, content, target: 'quadlet', unitName: `${volumeName}-volume.service` };
+}
+
+function backupServiceUnit(config: ResolvedConfig): RenderedUnit {
+  const unitName = `${config.name}-backup.service`;
+  const content = renderTemplate('backup.service', {
+    dropIn: systemctlEdit(config, unitName),
+    description: unitValue(`Back up PostgreSQL (${config.name})`),
+    serviceUnit: unitValue(`${config.name}.service`),
+    execStart: unitWords([PODMAN, 'exec', config.name, SCRIPT.backup]),
+  });
+  return { fileName: unitName, content, target: 'systemd', unitName };
+}
+
+function backupTimerUnit(config: ResolvedConfig): RenderedUnit {
+  const unitName = `${config.name}-backup.timer`;
+  const content = renderTemplate('backup.timer', {
+    dropIn: systemctlEdit(config, unitName),
+    description: unitValue(`Scheduled backup of PostgreSQL (${config.name})`),
+    onCalendar: toOnCalendar(config.backup.schedule).map((expression) => unitValue(expression)),
+    randomizedDelaySec: config.backup.randomizedDelaySec,
+  });
+  return { fileName: unitName, content, target: 'systemd', unitName };
+}
+
+function systemctlEdit(config: ResolvedConfig, unitName: string): string {
+  return `systemctl${config.rootless ? ' --user' : ''} edit ${unitName}`;
+}

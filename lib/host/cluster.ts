@@ -1,0 +1,39 @@
+/**
+ * Host: what the data volume says about the cluster in it, read without the container running:
+ * who the cluster was made for (the identity record the entrypoint writes in PGDATA).
+ */
+import path from 'node:path';
+import type { ResolvedConfig } from '../core/config.js';
+import { CONTAINER } from '../core/container-contract.js';
+import { Podman } from './podman.js';
+import type { Runner } from './runner.js';
+
+export interface ClusterIdentity {
+  readonly database?: string;
+  readonly user?: string;
+}
+
+export function parseIdentity(text: string): ClusterIdentity {
+  const fields = new Map(
+    text
+      .split('\n')
+      .filter((line) => line.includes('='))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
+  );
+  const database = fields.get('database');
+  const user = fields.get('user');
+  return { ...(database ? { database } : {}), ...(user ? { user } : {}) };
+}
+
+/**
+ * The identity of the cluster on the config's data volume; undefined when there is no volume, no
+ * cluster yet, or a cluster made before the record existed (its next start records it). PGDATA is
+ * private to the container's UID: a rootless user reads it through `podman unshare`.
+ */
+export async function readIdentity(config: ResolvedConfig, runner: Runner): Promise<ClusterIdentity | undefined> {
+  const mountpoint = await new Podman(runner).volumeMountpoint(config.dataVolume);
+  if (mountpoint === undefined) return undefined;
+  const file = path.join(mountpoint, path.relative(CONTAINER.dataDir, CONTAINER.pgdata), CONTAINER.identityFile);
+  const result = config.rootless ? await runner.run('podman', ['unshare', 'cat', file]) : await runner.run('cat', [file]);
+  return result.exitCode === 0 ? parseIdentity(result.stdout) : undefined;
+}

@@ -1,0 +1,334 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { install, type InstallOptions } from '../../lib/commands/install.js';
+import { uninstall, type UninstallOptions } from '../../lib/commands/uninstall.js';
+import { contextFor } from '../../lib/context.js';
+import { isPgQuadletError, resolveConfig, type PostgresServiceInput } from '../../lib/index.js';
+import { FakeHost } from '../support/fake-host.js';
+
+function setup(input: PostgresServiceInput = {}) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-quadlet-install-'));
+  const host = new FakeHost();
+  const context = (overrides: PostgresServiceInput = input, env: Record<string, string> = {}) =>
+    contextFor(resolveConfig(overrides), { runner: host, root, env: { HOME: '/home/ann', ...env } });
+  const { config, paths } = context();
+  const run = (extra: Partial<InstallOptions> & { env?: Record<string, string> } = {}, overrides: PostgresServiceInput = input) => {
+    const { env, ...options } = extra;
+    return install(context(overrides, env), options);
+  };
+  const remove = (options: UninstallOptions = {}) => uninstall(context(), options);
+  return { root, config, host, paths, run, remove };
+}
+
+/** Every regular file under a directory, with its content. */
+function snapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) {
+      const file = path.join(entry.parentPath, entry.name);
+      files[path.relative(dir, file)] = fs.readFileSync(file, 'utf8');
+    }
+  }
+  return files;
+}
+
+test('a first install writes the units where Quadlet and systemd read them, reloads and enables the timer', async () => {
+  const { root, host, run } = setup();
+  const result = await run();
+  assert.equal(Object.keys(snapshot(root)).sort(), [
+    'etc/containers/systemd/poststack-postgres-backups.volume',
+    'etc/containers/systemd/poststack-postgres-data.volume',
+    'etc/containers/systemd/poststack-postgres.container',
+    'etc/pg-quadlet/poststack-postgres-password.password',
+    'etc/systemd/system/poststack-postgres-backup.service',
+    'etc/systemd/system/poststack-postgres-backup.timer',
+  ]);
+  assert.equal(result.files.map((file) => file.status), ['new', 'new', 'new', 'new', 'new']);
+  assert.ok(result.changed);
+  assert.equal(host.mutatingCalls(), [
+    'podman secret create poststack-postgres-password -',
+    'systemctl daemon-reload',
+    'systemctl enable --now poststack-postgres-backup.timer',
+  ]);
+});
+
+test('a generated password is strong, stored for its owner only, shown once, and in no unit file', async () => {
+  const { root, host, paths, run } = setup();
+  const result = await run();
+  const generated = result.generatedPassword;
+  assert.ok(generated);
+  assert.ok(generated.value.length >= 32, 'at least 32 characters');
+  assert.is(result.secret, 'generated');
+  assert.is(generated.file, path.join(paths.stateDir, 'poststack-postgres-password.password'));
+  assert.is(fs.statSync(generated.file).mode & 0o777, 0o600);
+  assert.is(fs.readFileSync(generated.file, 'utf8'), `${generated.value}\n`);
+  assert.is(host.secrets.get('poststack-postgres-password'), generated.value);
+  const create = host.calls.find((call) => call.command.startsWith('podman secret create'));
+  assert.is(create?.input, generated.value, 'the password goes on standard input');
+  for (const call of host.calls) assert.not.ok(call.command.includes(generated.value), `not in the arguments of ${call.command}`);
+  for (const [file, content] of Object.entries(snapshot(root))) {
+    if (!file.endsWith('.password')) assert.not.ok(content.includes(generated.value), `not in ${file}`);
+  }
+  const again = await run();
+  assert.is(again.generatedPassword, undefined, 'shown once');
+});
+
+test('a given password becomes the secret through standard input, and nothing is generated', async () => {
+  const { root, host, run } = setup();
+  const password = `it's "a" $ecret; \\ ü`;
+  const result = await run({ password: { kind: 'value', value: password } });
+  assert.is(result.secret, 'created');
+  assert.is(host.secrets.get('poststack-postgres-password'), password);
+  assert.not.ok(Object.keys(snapshot(root)).some((file) => file.endsWith('.password')));
+  for (const content of Object.values(snapshot(root))) assert.not.ok(content.includes(password));
+});
+
+test('an existing secret is kept as it is', async () => {
+  const { host, run } = setup();
+  host.secrets.set('poststack-postgres-password', 'kept');
+  const result = await run({ password: { kind: 'value', value: 'other' } });
+  assert.is(result.secret, 'exists');
+  assert.is(host.secrets.get('poststack-postgres-password'), 'kept');
+});
+
+test('re-running with the same config changes nothing and says so', async () => {
+  const { root, host, run } = setup();
+  await run();
+  const before = snapshot(root);
+  host.calls.length = 0;
+  const result = await run();
+  assert.not.ok(result.changed);
+  assert.equal(result.actions, []);
+  assert.ok(result.files.every((file) => file.status === 'unchanged'));
+  assert.equal(host.mutatingCalls(), []);
+  assert.equal(snapshot(root), before);
+});
+
+test('a changed config rewrites only what changed, with a diff, and reloads', async () => {
+  const { root, host, run } = setup();
+  await run();
+  host.calls.length = 0;
+  const result = await run({}, { maxConnections: 250 });
+  const container = result.files.find((file) => file.path.endsWith('.container'));
+  assert.is(container?.status, 'changed');
+  assert.match(container?.diff ?? '', /-Environment=POSTGRES_MAX_CONNECTIONS=100\n\+Environment=POSTGRES_MAX_CONNECTIONS=250/);
+  assert.equal(result.files.filter((file) => file.status === 'changed').length, 1);
+  assert.equal(host.mutatingCalls(), ['systemctl daemon-reload']);
+  assert.match(snapshot(root)['etc/containers/systemd/poststack-postgres.container'] ?? '', /POSTGRES_MAX_CONNECTIONS=250/);
+  assert.equal(result.stale, [], 'nothing runs, so nothing is stale');
+});
+
+test('--dry-run reports every action and writes or changes nothing', async () => {
+  const { root, host, run } = setup();
+  const result = await run({ dryRun: true });
+  assert.equal(snapshot(root), {});
+  assert.equal(host.mutatingCalls(), []);
+  assert.equal(host.secrets.size, 0);
+  assert.ok(result.dryRun);
+  const expected = ['write ', 'store a generated password', 'podman secret create', 'systemctl daemon-reload', 'systemctl enable --now poststack-postgres-backup.timer'];
+  assert.is(result.actions.length, expected.length, result.actions.join('\n'));
+  expected.forEach((prefix, index) => assert.ok(result.actions[index]?.startsWith(prefix), `${result.actions[index]} starts with ${prefix}`));
+  assert.is(result.generatedPassword, undefined);
+});
+
+test('a failure half-way through writing leaves every previous file as it was', async () => {
+  const { root, run } = setup();
+  await run();
+  const before = snapshot(root);
+  try {
+    // Two files change (the container and the timer): the second rename fails.
+    await run({ failAfterFiles: 1 }, { maxConnections: 250, sharedBuffers: '1GB', backup: { schedule: '0 4 * * *' }, port: 6000 });
+    assert.unreachable('the simulated failure must surface');
+  } catch (error) {
+    assert.match((error as Error).message, /simulated failure after 1/);
+  }
+  assert.equal(snapshot(root), before, 'old content everywhere, and no temporary file left');
+});
+
+test('a first install that fails half-way leaves no unit file behind', async () => {
+  const { root, run } = setup();
+  await run({ failAfterFiles: 3 }).then(
+    () => assert.unreachable('the simulated failure must surface'),
+    (error: Error) => assert.match(error.message, /simulated failure after 3/),
+  );
+  assert.equal(Object.keys(snapshot(root)), []);
+});
+
+test('a file pg-quadlet did not write is not overwritten without --force', async () => {
+  const { root, paths, run } = setup();
+  const foreign = path.join(paths.systemdDir, 'poststack-postgres-backup.timer');
+  fs.mkdirSync(path.dirname(foreign), { recursive: true });
+  fs.writeFileSync(foreign, '[Timer]\nOnCalendar=hourly\n');
+  try {
+    await run();
+    assert.unreachable();
+  } catch (error) {
+    assert.ok(isPgQuadletError(error, 'PG_QUADLET_REFUSED'));
+    assert.match(error.message, /did not generate: .*poststack-postgres-backup\.timer .*--force/);
+  }
+  assert.equal(Object.keys(snapshot(root)), ['etc/systemd/system/poststack-postgres-backup.timer'], 'nothing else written');
+  await run({ force: true });
+  assert.match(fs.readFileSync(foreign, 'utf8'), /^# Generated by pg-quadlet/);
+});
+
+test('a retry after an install that failed before reloading systemd reloads it, though no file changed', async () => {
+  const { host, run } = setup();
+  host.failures.set('podman secret create', 'Error: the secret store is read-only');
+  await run().then(
+    () => assert.unreachable('the failing secret must surface'),
+    (error: Error) => assert.match(error.message, /podman secret create .*read-only/),
+  );
+  host.failures.clear();
+  host.calls.length = 0;
+  const retry = await run();
+  assert.ok(retry.files.every((file) => file.status === 'unchanged'));
+  assert.ok(host.mutatingCalls().includes('systemctl daemon-reload'));
+});
+
+test('--now starts the service (systemctl waits until it is healthy)', async () => {
+  const { host, run } = setup();
+  const progress: string[] = [];
+  await run({ now: true, onProgress: (line) => progress.push(line) });
+  assert.ok(host.mutatingCalls().includes('systemctl start poststack-postgres.service'));
+  assert.ok(progress.some((line) => line.includes('waits until PostgreSQL is healthy')));
+  assert.not.ok(host.mutatingCalls().some((call) => call.includes('-pool.service')), 'no pool to start');
+});
+
+test('--now with the pool on starts PgBouncer after PostgreSQL', async () => {
+  const { host, run } = setup({ pool: { enabled: true } });
+  await run({ now: true });
+  const starts = host.mutatingCalls().filter((call) => call.startsWith('systemctl start'));
+  assert.equal(starts, ['systemctl start poststack-postgres.service', 'systemctl start poststack-postgres-pool.service']);
+});
+
+test('rootless installs go to the user\'s directories, use systemctl --user and say when linger is off', async () => {
+  const { root, host, run } = setup({ rootless: true });
+  host.linger = false;
+  const busless = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-quadlet-runtime-'));
+  const result = await run({ env: { XDG_RUNTIME_DIR: busless } });
+  assert.ok(result.warnings.some((warning) => warning.includes(`no user D-Bus at ${busless}/bus: install dbus-user-session`)));
+  assert.ok(Object.keys(snapshot(root)).includes('home/ann/.config/containers/systemd/poststack-postgres.container'));
+  assert.ok(Object.keys(snapshot(root)).includes('home/ann/.config/systemd/user/poststack-postgres-backup.timer'));
+  assert.ok(host.mutatingCalls().includes('systemctl --user daemon-reload'));
+  assert.ok(result.warnings.some((warning) => /lingering is off .*loginctl enable-linger/.test(warning)));
+  host.linger = true;
+  fs.writeFileSync(path.join(busless, 'bus'), '');
+  assert.equal((await run({ env: { XDG_RUNTIME_DIR: busless } })).warnings, []);
+});
+
+test('uninstall stops and removes the units, keeps volumes, secret and foreign files; purge removes them', async () => {
+  const { root, host, paths, config, run, remove } = setup();
+  await run();
+  host.volumes.add(config.dataVolume).add(config.backupVolume);
+  const foreign = path.join(paths.quadletDir, 'other.container');
+  fs.writeFileSync(foreign, '[Container]\nImage=x\n');
+  const kept = await remove();
+  assert.equal(kept.removed.length, 5);
+  assert.equal(Object.keys(snapshot(root)).sort(), ['etc/containers/systemd/other.container', 'etc/pg-quadlet/poststack-postgres-password.password']);
+  assert.ok(host.secrets.has(config.passwordSecret));
+  assert.ok(host.volumes.has(config.dataVolume));
+  assert.ok(host.mutatingCalls().includes('systemctl stop poststack-postgres.service'));
+  assert.ok(host.mutatingCalls().includes('systemctl disable --now poststack-postgres-backup.timer'));
+
+  await run();
+  const purged = await remove({ purge: true, yes: true });
+  assert.equal(host.volumes.size, 0);
+  assert.not.ok(host.secrets.has(config.passwordSecret));
+  assert.equal(Object.keys(snapshot(root)), ['etc/containers/systemd/other.container']);
+  assert.ok(purged.actions.some((action) => action.includes('podman volume rm poststack-postgres-data')));
+});
+
+test('uninstall --dry-run changes nothing', async () => {
+  const { root, host, config, run, remove } = setup();
+  await run();
+  host.volumes.add(config.dataVolume).add(config.backupVolume);
+  const before = snapshot(root);
+  host.calls.length = 0;
+  const result = await remove({ purge: true, dryRun: true });
+  assert.equal(result.actions.length, 12, result.actions.join('\n'));
+  assert.equal(snapshot(root), before);
+  assert.equal(host.mutatingCalls(), []);
+});
+
+
+
+const staleSuite = 'a changed config of a running service';
+
+test(`${staleSuite}: install names the stale unit and how to apply it; --now restarts it and says so`, async () => {
+  const { host, run } = setup();
+  await run({ now: true });
+  const changed = await run({}, { maxConnections: 150 });
+  assert.equal(changed.stale, ['poststack-postgres.service']);
+  assert.ok(changed.warnings.some((warning) => /poststack-postgres\.service runs on the units as they were: apply the change with pg-quadlet install --now/.test(warning)), changed.warnings.join('\n'));
+  host.calls.length = 0;
+  const applied = await run({ now: true }, { maxConnections: 175 });
+  assert.equal(host.mutatingCalls(), ['systemctl daemon-reload', 'systemctl restart poststack-postgres.service'], 'files are written in-process: no command');
+  assert.equal(applied.restarted, ['poststack-postgres.service']);
+  assert.ok(applied.actions.includes('systemctl restart poststack-postgres.service (waits until PostgreSQL is healthy)'), applied.actions.join('\n'));
+  const again = await run({ now: true }, { maxConnections: 175 });
+  assert.equal([again.changed, again.restarted, again.stale], [false, [], []], 'nothing more to apply');
+});
+
+test(`${staleSuite}: with the pool on, one restart of PostgreSQL restarts both; a change of the pool alone restarts only the pool`, async () => {
+  const { host, run } = setup({ pool: { enabled: true } });
+  await run({ now: true });
+  host.calls.length = 0;
+  const both = await run({ now: true }, { pool: { enabled: true }, maxConnections: 150 });
+  assert.equal(host.mutatingCalls().filter((call) => /start|restart/.test(call)), ['systemctl restart poststack-postgres.service']);
+  assert.equal(both.restarted, ['poststack-postgres.service', 'poststack-postgres-pool.service']);
+  host.calls.length = 0;
+  const pool = await run({ now: true }, { pool: { enabled: true, mode: 'session' }, maxConnections: 150 });
+  assert.equal(host.mutatingCalls().filter((call) => /start|restart/.test(call)), ['systemctl restart poststack-postgres-pool.service']);
+  assert.equal(pool.restarted, ['poststack-postgres-pool.service']);
+});
+
+test('a database or role the cluster was not made for is refused with the ways forward, before anything is written; --force accepts a rename', async () => {
+  const { root, host, config, run } = setup();
+  host.volumes.add(config.dataVolume);
+  host.files.set('/var/lib/containers/storage/volumes/poststack-postgres-data/_data/pgdata/pg-quadlet-identity', 'database=poststack\nuser=poststack\n');
+  const error = await run({}, { database: 'otherdb' }).then(() => undefined, (e: unknown) => e);
+  assert.ok(isPgQuadletError(error, 'PG_QUADLET_REFUSED'), String(error));
+  assert.match(
+    (error as Error).message,
+    /holds a cluster made for database "poststack" owned by "poststack", and the config sets database "otherdb" \(the cluster's is "poststack"\): the server would refuse to start\. Set database and user back; or rename them in the cluster first \(ALTER DATABASE poststack RENAME TO otherdb; ALTER ROLE poststack RENAME TO poststack\) and install again with --force/,
+  );
+  assert.equal(Object.keys(snapshot(root)), [], 'nothing written');
+  assert.ok((await run()).changed, 'the same identity installs');
+  const forced = await run({ force: true }, { database: 'otherdb' });
+  assert.ok(forced.files.some((file) => file.status === 'changed'));
+});
+
+test('a rootless install reads the identity through podman unshare (PGDATA belongs to the container\'s user)', async () => {
+  const { host, config, run } = setup({ rootless: true });
+  host.volumes.add(config.dataVolume);
+  host.files.set('/var/lib/containers/storage/volumes/poststack-postgres-data/_data/pgdata/pg-quadlet-identity', 'database=poststack\nuser=poststack\n');
+  await run({ env: { XDG_RUNTIME_DIR: '/nonexistent' } }, { rootless: true, user: 'someone' }).then(
+    () => assert.unreachable('refused'),
+    (error: Error) => assert.match(error.message, /config sets user "someone" \(the cluster's is "poststack"\)/),
+  );
+  assert.ok(host.calls.some((call) => call.command.startsWith('podman unshare cat ')));
+});
+
+test('a schedule systemd refuses on this host is refused before anything is written', async () => {
+  const { root, host, run } = setup();
+  host.failures.set('systemd-analyze calendar --iterations=1 *-*-* 02:00:00', 'Failed to parse calendar specification');
+  const error = await run().then(() => undefined, (e: unknown) => e);
+  assert.match((error as Error).message, /^backup\.schedule: systemd refuses the calendar expression "\*-\*-\* 02:00:00" \(Failed to parse calendar specification\)/);
+  assert.equal(Object.keys(snapshot(root)), []);
+});
+
+test('--dry-run on a host without podman or systemd shows the plan and says what is missing; a real run refuses with nothing written', async () => {
+  const { root, host, run } = setup();
+  host.missing.add('podman').add('systemctl');
+  const planned = await run({ dryRun: true });
+  assert.ok(planned.actions.length >= 4, planned.actions.join('\n'));
+  assert.ok(planned.warnings.some((warning) => /^podman is not installed here: the plan assumes/.test(warning)), planned.warnings.join('\n'));
+  assert.ok(planned.warnings.some((warning) => /^systemctl is not installed here/.test(warning)));
+  const refused = await run().then(() => undefined, (e: Error) => e);
+  assert.match(refused?.message ?? '', /^podman is not installed here: pg-quadlet needs Podman 4\.6 or newer/);
+  assert.equal(Object.keys(snapshot(root)), []);
+});
+test.run();

@@ -1,0 +1,179 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isConfigError, renderUnits, resolveConfig, type RenderedUnit } from '../../lib/index.js';
+
+const fixtures = new URL('../fixtures/default/', import.meta.url);
+
+function file(units: RenderedUnit[], suffix: string): string {
+  const unit = units.find((candidate) => candidate.fileName.endsWith(suffix));
+  assert.ok(unit, `no ${suffix} rendered`);
+  return unit.content;
+}
+
+function lines(content: string, key: string): string[] {
+  return content.split('\n').filter((line) => line.startsWith(`${key}=`)).map((line) => line.slice(key.length + 1));
+}
+
+test('the default config renders exactly the reviewed files', () => {
+  const units = renderUnits();
+  assert.equal(units.map((unit) => unit.fileName).sort(), readdirSync(fixtures).sort());
+  for (const unit of units) assert.fixture(unit.content, readFileSync(new URL(unit.fileName, fixtures), 'utf8'), unit.fileName);
+});
+
+test('each file says where it goes and which systemd unit it becomes', () => {
+  assert.equal(
+    renderUnits().map(({ fileName, target, unitName }) => [fileName, target, unitName]),
+    [
+      ['poststack-postgres.container', 'quadlet', 'poststack-postgres.service'],
+      ['poststack-postgres-data.volume', 'quadlet', 'poststack-postgres-data-volume.service'],
+      ['poststack-postgres-backups.volume', 'quadlet', 'poststack-postgres-backups-volume.service'],
+      ['poststack-postgres-backup.service', 'systemd', 'poststack-postgres-backup.service'],
+      ['poststack-postgres-backup.timer', 'systemd', 'poststack-postgres-backup.timer'],
+    ],
+  );
+});
+
+test('the same input gives the same bytes, whatever the order of its settings', () => {
+  const a = renderUnits({ settings: { work_mem: '8MB', jit: false }, tls: { domain: 'db.example.com' } });
+  const b = renderUnits({ tls: { domain: 'db.example.com' }, settings: { jit: false, work_mem: '8MB' } });
+  assert.equal(a, b);
+});
+
+test('the password reaches the container only as a secret file, never as a value', () => {
+  const container = file(renderUnits(), '.container');
+  assert.equal(lines(container, 'Secret'), ['poststack-postgres-password,type=mount,target=postgres-password,uid=999,gid=999,mode=0400']);
+  assert.ok(lines(container, 'Environment').includes('POSTGRES_PASSWORD_FILE=/run/secrets/postgres-password'));
+  assert.not.match(container, /POSTGRES_PASSWORD=/);
+});
+
+test('the data and backups live on separate volumes, each with its own .volume file', () => {
+  const units = renderUnits({ name: 'billing' });
+  assert.equal(lines(file(units, '.container'), 'Volume'), ['billing-data.volume:/data/postgres', 'billing-backups.volume:/data/postgres/backups']);
+  assert.equal(lines(file(units, 'billing-data.volume'), 'VolumeName'), ['billing-data']);
+  assert.equal(lines(file(units, 'billing-backups.volume'), 'VolumeName'), ['billing-backups']);
+});
+
+test('TLS mounts only that domain\'s certificates, read-only, and names the domain', () => {
+  const container = file(renderUnits({ tls: { domain: 'db.example.com', certificatesDir: '/etc/ssl/poststack/' } }), '.container');
+  assert.ok(lines(container, 'Volume').includes('/etc/ssl/poststack/db.example.com:/data/certificates/db.example.com:ro'));
+  assert.ok(lines(container, 'Environment').includes('DOMAIN=db.example.com'));
+  assert.not.match(file(renderUnits(), '.container'), /DOMAIN=|certificates/);
+});
+
+test('init scripts are mounted read-only where the image runs them', () => {
+  const container = file(renderUnits({ initScripts: '/srv/poststack/schema' }), '.container');
+  assert.ok(lines(container, 'Volume').includes('/srv/poststack/schema:/data/init.d:ro'));
+});
+
+test('the port is published on loopback by default, and on the address asked for', () => {
+  assert.equal(lines(file(renderUnits(), '.container'), 'PublishPort'), ['127.0.0.1:5432:5432']);
+  assert.equal(lines(file(renderUnits({ bindAddress: '0.0.0.0', port: 6543 }), '.container'), 'PublishPort'), ['0.0.0.0:6543:5432']);
+  assert.equal(lines(file(renderUnits({ bindAddress: '::1' }), '.container'), 'PublishPort'), ['[::1]:5432:5432']);
+});
+
+test('extra settings become server arguments, quoted and escaped for systemd', () => {
+  const container = file(
+    renderUnits({ settings: { work_mem: '8MB', log_line_prefix: '%m [%p] $USER ', jit: false, random_page_cost: 1.1, note: `it's "x" \\ y` } }),
+    '.container',
+  );
+  assert.equal(lines(container, 'Exec'), [
+    `postgres -c jit=off -c "log_line_prefix=%%m [%%p] $$USER " -c "note=it's \\"x\\" \\\\ y" -c random_page_cost=1.1 -c work_mem=8MB`,
+  ]);
+  assert.equal(lines(file(renderUnits(), '.container'), 'Exec'), []);
+});
+
+test('sizes and counts reach the image under the spec\'s variable names', () => {
+  const environment = lines(file(renderUnits({ maxConnections: 250, sharedBuffers: '1GB', database: 'app', user: 'app_owner' }), '.container'), 'Environment');
+  for (const expected of ['POSTGRES_DB=app', 'POSTGRES_USER=app_owner', 'POSTGRES_MAX_CONNECTIONS=250', 'POSTGRES_SHARED_BUFFERS=1GB']) {
+    assert.ok(environment.includes(expected), expected);
+  }
+});
+
+test('rootless units start with the user\'s session and say how to override with systemctl --user', () => {
+  const units = renderUnits({ rootless: true });
+  assert.equal(lines(file(units, '.container'), 'WantedBy'), ['default.target']);
+  assert.match(file(units, '-backup.timer'), /systemctl --user edit poststack-postgres-backup\.timer/);
+  assert.equal(lines(file(renderUnits(), '.container'), 'WantedBy'), ['multi-user.target']);
+});
+
+test('the timer gets one OnCalendar= per cron alternative', () => {
+  assert.equal(lines(file(renderUnits({ backup: { schedule: '30 1 1,15 * sun' } }), '.timer'), 'OnCalendar'), [
+    'Sun *-*-* 01:30:00',
+    '*-*-01,15 01:30:00',
+  ]);
+  assert.equal(lines(file(renderUnits({ backup: { schedule: 'Mon..Fri *-*-* 23:00' } }), '.timer'), 'OnCalendar'), ['Mon..Fri *-*-* 23:00']);
+});
+
+test('with the timer turned off, the backup service remains for manual runs', () => {
+  const names = renderUnits({ backup: { enabled: false } }).map((unit) => unit.fileName);
+  assert.ok(names.includes('poststack-postgres-backup.service'));
+  assert.not.ok(names.some((name) => name.endsWith('.timer')));
+});
+
+const CONTAINER_KEYS = ['Notify', 'ShmSize', 'StopSignal', 'StopTimeout', 'PodmanArgs'];
+function versionKeys(podmanVersion: string, waitHealthy = true): Record<string, string[]> {
+  const container = file(renderUnits({ podmanVersion, waitHealthy }), '.container');
+  return Object.fromEntries(CONTAINER_KEYS.map((key) => [key, lines(container, key)]));
+}
+
+test('Podman 5.4 gets native keys', () => {
+  assert.equal(versionKeys('5.4'), { Notify: ['healthy'], ShmSize: ['256m'], StopSignal: ['SIGINT'], StopTimeout: ['60'], PodmanArgs: [] });
+});
+
+test('Podman 5.0 gets StopSignal= lowered to a podman run option', () => {
+  assert.equal(versionKeys('5.0'), { Notify: ['healthy'], ShmSize: ['256m'], StopSignal: [], StopTimeout: ['60'], PodmanArgs: ['--stop-signal=SIGINT'] });
+});
+
+test('Podman 4.7 gets Notify=healthy as --sdnotify=healthy, and the 5.x keys lowered', () => {
+  assert.equal(versionKeys('4.7'), {
+    Notify: [],
+    ShmSize: ['256m'],
+    StopSignal: [],
+    StopTimeout: [],
+    PodmanArgs: ['--sdnotify=healthy', '--stop-timeout=60', '--stop-signal=SIGINT'],
+  });
+});
+
+test('Podman 4.6 cannot wait for health: it does not by default, an explicit waitHealthy is refused with the version needed', () => {
+  assert.throws(
+    () => renderUnits({ podmanVersion: '4.6', waitHealthy: true }),
+    (error: unknown) => isConfigError(error) && /waitHealthy = true: .*needs Podman 4\.7/.test(error.message),
+  );
+  assert.equal(resolveConfig({ podmanVersion: '4.6' }).waitHealthy, false);
+  assert.equal(resolveConfig({ podmanVersion: '4.7' }).waitHealthy, true);
+  assert.equal(versionKeys('4.6', false), {
+    Notify: [],
+    ShmSize: [],
+    StopSignal: [],
+    StopTimeout: [],
+    PodmanArgs: ['--shm-size=256m', '--stop-timeout=60', '--stop-signal=SIGINT'],
+  });
+});
+
+test('injection attempts are refused and nothing is rendered', () => {
+  const attempts = [
+    { name: 'pg\nExecStartPre=/bin/sh' },
+    { image: 'localhost/pg:15 --privileged' },
+    { settings: { work_mem: '8MB\n[Service]\nExecStartPre=/bin/sh' } },
+    { settings: { 'x=y -c ssl': 'off' } },
+    { user: "poststack'; DROP ROLE admin; --" },
+    { database: 'poststack\nVolume=/:/host' },
+    { tls: { domain: 'example.com', certificatesDir: '/etc/ssl\nVolume=/:/host' } },
+    { backup: { schedule: '0 2 * * *\nExecStart=/bin/sh' } },
+    { initScripts: '/srv/init:/etc:rw' },
+    { bindAddress: '127.0.0.1:5432:5432\nPublishPort=0.0.0.0' },
+  ];
+  for (const input of attempts) {
+    let rendered: RenderedUnit[] | undefined;
+    let refused = false;
+    try {
+      rendered = renderUnits(input as never);
+    } catch (error) {
+      refused = isConfigError(error);
+    }
+    assert.ok(refused && rendered === undefined, `refused: ${JSON.stringify(input)}`);
+  }
+});
+
+test.run();
