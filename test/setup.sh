@@ -18,7 +18,7 @@ TREE_READY=$TREE/.pg-quadlet-test-ready
 MIRROR=http://deb.debian.org/debian
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
-DEBIAN_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-contrib pgbouncer openssl hyperfine
+DEBIAN_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-contrib pgbouncer openssl hyperfine shellcheck
   debootstrap systemd-container)
 TREE_PACKAGES=systemd,systemd-sysv,dbus,podman,crun,conmon,netavark,aardvark-dns,passt,catatonit,uidmap,iproute2,nftables,iptables,postgresql-client,procps,ca-certificates,libpam-systemd,nodejs
 

@@ -28,13 +28,19 @@ pool_wait_listening() {
 	pgq_wait_accepting "$1" --host="$pool_host" --port="$POOL_PORT" --username="$POSTGRES_USER" --dbname=pgbouncer || true
 }
 
-pool_setup_env
-pgq_read_current_password
-pool_host=$(pool_probe_host)
-if [[ ${1:-} == --wait ]]; then
-	pool_wait_listening "${2:-}"
+pool_health_main() {
+	pool_setup_env
+	pgq_read_current_password
+	pool_host=$(pool_probe_host)
+	if [[ ${1:-} == --wait ]]; then
+		pool_wait_listening "${2:-}"
+	fi
+	PGPASSWORD="$pgq_password" PGCONNECT_TIMEOUT=5 PGSSLMODE=prefer PGOPTIONS='' exec psql \
+		--no-psqlrc --quiet --no-password --tuples-only --no-align \
+		--host="$pool_host" --port="$POOL_PORT" --username="$POSTGRES_USER" --dbname=pgbouncer \
+		--command='SHOW VERSION' >/dev/null
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	pool_health_main "$@"
 fi
-PGPASSWORD="$pgq_password" PGCONNECT_TIMEOUT=5 PGSSLMODE=prefer PGOPTIONS='' exec psql \
-	--no-psqlrc --quiet --no-password --tuples-only --no-align \
-	--host="$pool_host" --port="$POOL_PORT" --username="$POSTGRES_USER" --dbname=pgbouncer \
-	--command='SHOW VERSION' >/dev/null

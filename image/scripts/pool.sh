@@ -10,9 +10,10 @@
 # PostgreSQL with the key the client's proof reveals: the password itself is in no file
 # PgBouncer reads, and never on a command line or in another process's environment than psql's.
 #
-# Sourcing this file only defines the functions (pool_*, and lib.sh's pgq_*), so that tests,
-# pool-health-check.sh and pool-reload.sh can call them one at a time. Every path is an
-# environment variable whose default is the container's.
+# Sourcing this file only defines the functions (pool_*, and lib.sh's pgq_*), so that tests and
+# pool-health-check.sh can call them one at a time. `pool.sh reload` takes a new password after a
+# rotation (pg-quadlet password). Every path is an environment variable whose default is the
+# container's.
 set -Eeuo pipefail
 
 pgq_tool=${pgq_tool:-pool}

@@ -85,11 +85,14 @@ pgq_restore_drop_leftover() {
 # roles.sql as pg_dumpall wrote it, made safe to run on a server that has some of the roles:
 # CREATE ROLE is skipped for a role that exists, and the application role keeps its password.
 pgq_restore_roles_sql() {
-	local file=$1 line
+	local file=$1 line tag
 	while IFS= read -r line || [[ -n $line ]]; do
 		if [[ $line =~ ^CREATE\ ROLE\ (.+)\;$ ]]; then
+			# The body's dollar quote must not occur in the role's name, or it would end there.
+			tag=pgq_role
+			while [[ $line == *"\$$tag\$"* ]]; do tag+=_; done
 			# shellcheck disable=SC2016 # a dollar-quoted SQL body, not a shell expansion
-			printf 'DO $pgq_role$ BEGIN CREATE ROLE %s; EXCEPTION WHEN duplicate_object THEN NULL; END $pgq_role$;\n' "${BASH_REMATCH[1]}"
+			printf 'DO $%s$ BEGIN CREATE ROLE %s; EXCEPTION WHEN duplicate_object THEN NULL; END $%s$;\n' "$tag" "${BASH_REMATCH[1]}" "$tag"
 		elif [[ ($line == "ALTER ROLE $POSTGRES_USER WITH "* || $line == "ALTER ROLE \"$POSTGRES_USER\" WITH "*) &&
 			$line == *" PASSWORD '"* ]]; then
 			printf '%s;\n' "${line% PASSWORD \'*}"
@@ -167,7 +170,8 @@ pgq_restore_progress() {
 	local -A listed=()
 	local -a id_list
 	mapfile -t id_list <<<"$ids"
-	for id in "${id_list[@]}"; do listed[$id]=1; done
+	# No ids (an archive of a database without objects) reads as one empty line.
+	for id in "${id_list[@]}"; do [[ -z $id ]] || listed[$id]=1; done
 	while IFS= read -r line; do
 		if [[ $line =~ ^pg_restore:\ (processing|processing\ missed|finished)\ item\ ([0-9]+)\ (.*)$ ]]; then
 			id=${BASH_REMATCH[2]}

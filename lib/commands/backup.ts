@@ -4,6 +4,7 @@ import { SCRIPT } from '../core/container-contract.js';
 import { formatBytes } from '../core/format.js';
 import type { Context } from '../context.js';
 import { Podman } from '../host/podman.js';
+import { PgQuadletError } from '../core/errors.js';
 
 export interface BackupResult {
   readonly name: string;
@@ -18,7 +19,7 @@ export interface BackupResult {
 /** Parses backup.sh's line: `backup: wrote NAME, 13.6 MiB (14304847 bytes) in 5.31 s; kept 3, removed 1 (NAME)`. */
 export function parseBackupLine(output: string): BackupResult {
   const match = /^backup: wrote (\S+), .*\((\d+) bytes\) in ([\d.]+) s; kept (\d+), removed (\d+)(?: \((.*)\))?$/m.exec(output);
-  if (!match) throw new Error(`backup.sh did not report a backup: ${JSON.stringify(output.trim().split('\n').at(-1) ?? '')}`);
+  if (!match) throw new PgQuadletError('PG_QUADLET_COMMAND', `backup.sh did not report a backup: ${JSON.stringify(output.trim().split('\n').at(-1) ?? '')}`);
   return {
     name: match[1] as string,
     sizeBytes: Number(match[2]),

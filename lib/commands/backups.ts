@@ -7,6 +7,7 @@ import { SCRIPT } from '../core/container-contract.js';
 import { formatAge, formatBytes, formatTable } from '../core/format.js';
 import type { Context } from '../context.js';
 import { Podman } from '../host/podman.js';
+import { PgQuadletError } from '../core/errors.js';
 
 export interface Backup {
   /** The directory's name in the backup volume, e.g. `poststack_20260101T020000Z`. */
@@ -24,7 +25,7 @@ export function parseBackupList(text: string, now: number = Date.now()): Backup[
     .filter((line) => line.trim() !== '')
     .map((line) => {
       const match = /^(\d+)\t(\d+)\t(\S+)$/.exec(line);
-      if (!match) throw new Error(`unexpected line from backup.sh list: ${JSON.stringify(line)}`);
+      if (!match) throw new PgQuadletError('PG_QUADLET_COMMAND', `unexpected line from backup.sh list: ${JSON.stringify(line)}`);
       const epoch = Number(match[1]);
       return {
         name: match[3] as string,

@@ -16,7 +16,7 @@ import { performPlan, systemctl, type Action } from '../host/actions.js';
 import { readIdentity } from '../host/cluster.js';
 import { Podman } from '../host/podman.js';
 import { isNotFound, type CommandError, type Runner } from '../host/runner.js';
-import { Systemctl } from '../host/systemctl.js';
+import { staleServices, Systemctl } from '../host/systemctl.js';
 import { planFiles, type FileChange } from '../host/unit-files.js';
 
 export type PasswordSource =
@@ -78,7 +78,8 @@ export async function install(context: Context, options: InstallOptions = {}): P
   if (toWrite.length > 0 || !host.loaded) plan.push({ kind: 'run', argv: systemctl(config.rootless, 'daemon-reload') });
   if (names.backupTimer && !host.timerEnabled) plan.push({ kind: 'run', argv: systemctl(config.rootless, 'enable', '--now', names.backupTimer) });
 
-  const stale = staleUnits(config, toWrite, host.active);
+  const changedNow = staleUnits(config, toWrite, host.active);
+  const stale = [names.service, names.pool].filter((unit): unit is string => unit !== undefined && (changedNow.includes(unit) || host.stale.includes(unit)));
   const restarted: string[] = [];
   if (options.now) {
     for (const step of startOrRestart(config, names, host.active, stale)) {
@@ -127,6 +128,8 @@ interface HostState {
   readonly timerEnabled: boolean;
   /** The service units that run now. */
   readonly active: ReadonlySet<string>;
+  /** Of those, the ones already on older units than their files (an install without --now). */
+  readonly stale: readonly string[];
 }
 
 /** Asked before anything is written, so a host without podman or systemd is refused with nothing
@@ -149,7 +152,7 @@ async function inspectHost(context: Context, names: ReturnType<typeof unitNames>
   }
   const units = new Systemctl(runner, config.rootless);
   const state = await units.show(names.service, ['LoadState']).catch((error: unknown) => missing('systemctl', error));
-  if (state === false) return { podman, secretExists: false, loaded: false, timerEnabled: false, active: new Set() };
+  if (state === false) return { podman, secretExists: false, loaded: false, timerEnabled: false, active: new Set(), stale: [] };
   const active = new Set<string>();
   for (const unit of [names.service, ...(names.pool ? [names.pool] : [])]) {
     if ((await units.show(unit, ['ActiveState'])).ActiveState === 'active') active.add(unit);
@@ -160,6 +163,7 @@ async function inspectHost(context: Context, names: ReturnType<typeof unitNames>
     loaded: state.LoadState === 'loaded',
     timerEnabled: names.backupTimer ? await units.isEnabled(names.backupTimer) : true,
     active,
+    stale: await staleServices(units, context.paths.quadletDir, [...active]),
   };
 }
 

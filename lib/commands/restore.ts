@@ -119,7 +119,7 @@ async function run({ config, runner }: Context, inContainer: string, shown: stri
 /** Parses restore.sh's line: `restore: restored NAME into DB in 12.3 s; ... kept as OLD (...)`. */
 export function parseRestoreLine(output: string): Omit<RestoreResult, 'container'> {
   const match = /^restore: restored (\S+) into (\S+) in ([\d.]+) s; (.*)$/m.exec(output);
-  if (!match) throw new Error(`restore.sh did not report a restore: ${JSON.stringify(output.trim().split('\n').at(-1) ?? '')}`);
+  if (!match) throw new PgQuadletError('PG_QUADLET_COMMAND', `restore.sh did not report a restore: ${JSON.stringify(output.trim().split('\n').at(-1) ?? '')}`);
   return {
     source: match[1] as string,
     database: match[2] as string,

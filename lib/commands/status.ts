@@ -3,8 +3,6 @@
  * live facts from the database, among them whether it runs the units and settings the config
  * says. `healthy` is false, with the reasons in `problems`, when anything is wrong.
  */
-import { statSync } from 'node:fs';
-import path from 'node:path';
 import type { ClientConfig } from 'pg';
 import type { ResolvedConfig } from '../core/config.js';
 import { localAddress } from '../core/connection.js';
@@ -14,7 +12,7 @@ import { expectedSettings, settingDrift, type SettingDrift } from '../core/setti
 import type { Context } from '../context.js';
 import { databaseFacts, poolFacts, type DatabaseFacts, type PoolFacts } from '../host/database-facts.js';
 import { Podman } from '../host/podman.js';
-import { Systemctl, unixTimestamp } from '../host/systemctl.js';
+import { staleServices, Systemctl, systemdTime } from '../host/systemctl.js';
 import { backups, type Backup } from './backups.js';
 
 export interface UnitState {
@@ -67,15 +65,11 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
   const user = config.rootless ? ' --user' : '';
 
   const units: UnitState[] = [];
-  const started = new Map<string, number | undefined>();
-  const reloadNeeded = new Set<string>();
   for (const unit of [names.service, names.pool, names.network, names.dataVolume, names.backupVolume, names.backupService, names.backupTimer]) {
     if (unit === undefined) continue;
-    const shown = await systemctl.show(unit, ['LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp', 'NeedDaemonReload']);
+    const shown = await systemctl.show(unit, ['LoadState', 'ActiveState', 'SubState']);
     const state = { unit, load: shown.LoadState ?? '', active: shown.ActiveState ?? '', sub: shown.SubState ?? '' };
     units.push(state);
-    started.set(unit, unixTimestamp(shown.ActiveEnterTimestamp));
-    if (shown.NeedDaemonReload === 'yes') reloadNeeded.add(unit);
     if (state.load !== 'loaded') problems.push(`${unit} is ${state.load || 'unknown'} (is it installed? run pg-quadlet install)`);
   }
   const isActive = (unit: string | undefined) => units.some((state) => state.unit === unit && state.active === 'active');
@@ -85,10 +79,7 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
   const health = (await podman.health(config.name)) ?? null;
   if (isActive(names.service) && health !== 'healthy') problems.push(`the container's health check says ${health ?? 'nothing'}`);
 
-  const stale = [names.service, names.pool].filter((unit): unit is string => {
-    if (unit === undefined || !isActive(unit)) return false;
-    return reloadNeeded.has(unit) || changedSince(containerFile(context, unit), started.get(unit));
-  });
+  const stale = await staleServices(systemctl, context.paths.quadletDir, [names.service, ...(names.pool ? [names.pool] : [])]);
   if (stale.length > 0) {
     problems.push(`${stale.join(' and ')} ${stale.length === 1 ? 'runs' : 'run'} on older units than the installed files: apply them with pg-quadlet install --now, or systemctl${user} restart ${names.service}`);
   }
@@ -137,8 +128,9 @@ async function timerState(systemctl: Systemctl, unit: string, service: string): 
   const shown = await systemctl.show(unit, ['ActiveState', 'LastTriggerUSec', 'NextElapseUSecRealtime']);
   const result = await systemctl.show(service, ['Result']);
   const when = (value: string | undefined) => {
-    const ms = unixTimestamp(value);
-    return ms === undefined ? '' : new Date(ms).toISOString();
+    if (value === undefined || value === 'n/a') return '';
+    const ms = systemdTime(value);
+    return ms === undefined ? value : new Date(ms).toISOString();
   };
   return {
     unit,
@@ -147,18 +139,6 @@ async function timerState(systemctl: Systemctl, unit: string, service: string): 
     nextRun: when(shown.NextElapseUSecRealtime),
     lastResult: result.Result ?? '',
   };
-}
-
-/** The Quadlet file a container service is generated from. */
-function containerFile({ paths }: Context, service: string): string {
-  return path.join(paths.quadletDir, service.replace(/\.service$/, '.container'));
-}
-
-/** Whether the file changed after the unit started (a rewrite with the same content leaves it alone). */
-function changedSince(file: string, startedMs: number | undefined): boolean {
-  const modified = statSync(file, { throwIfNoEntry: false })?.mtimeMs;
-  // Timestamps are whole seconds: a file written within the second the unit started counts as older.
-  return modified !== undefined && startedMs !== undefined && Math.floor(modified / 1000) * 1000 > startedMs;
 }
 
 function defaultConnection(config: ResolvedConfig, port: number, password: string): ClientConfig {

@@ -1,5 +1,5 @@
 /**
- * The config as a JSON Schema, for editors checking a `.json` config file. Generated from the
+ * Core: the config as a JSON Schema, for editors checking a `.json` config file. Generated from the
  * same schema that validates configs, with the defaults filled in; every field is optional,
  * as in `renderUnits`. Checks that only code can express (cron syntax, reserved names) are
  * left to pg-quadlet itself.

@@ -6,9 +6,10 @@ import type { PostgresServiceInput, PostgresSettings, ResolvedConfig } from './c
 import { CONTAINER, ENV, EXIT_CONFIG, SCRIPT } from './container-contract.js';
 import { lowerKeys, parsePodmanVersion } from './podman-version.js';
 import { toOnCalendar } from './schedule.js';
-import { renderTemplate } from './templates.js';
+import { renderTemplate, type RuntimeView } from './templates.js';
 import { unitValue, unitWords } from './unit-syntax.js';
 import { resolveConfig } from './validate.js';
+import { PgQuadletError } from './errors.js';
 
 export interface RenderedUnit {
   /** File name to install, e.g. `poststack-postgres.container`. */
@@ -143,9 +144,9 @@ function poolUnit(config: ResolvedConfig): RenderedUnit {
 function runtimeView(
   config: ResolvedConfig,
   options: { healthCmd: string; healthStartupCmd?: readonly string[]; stopSignal: string; shmSize?: string; restartPreventExitStatus?: number },
-) {
+): RuntimeView {
   const target = parsePodmanVersion(config.podmanVersion);
-  if (!target) throw new Error(`unvalidated podmanVersion ${config.podmanVersion}`);
+  if (!target) throw new PgQuadletError('PG_QUADLET_INTERNAL', `unvalidated podmanVersion ${config.podmanVersion}`);
   const lowered = lowerKeys(
     {
       ...(config.waitHealthy ? { Notify: 'healthy' } : {}),

@@ -1,5 +1,5 @@
 /**
- * The unit templates shipped in `units/`, rendered strictly: every value must already be
+ * Core: the unit templates shipped in `units/`, rendered strictly: every value must already be
  * formatted by typed code, HTML escaping is off, and a missing value is an error instead of the
  * empty `Key=` that Mustache would print (which systemd reads as "reset this setting").
  */
@@ -9,9 +9,58 @@ import path from 'node:path';
 import Mustache from 'mustache';
 import { PgQuadletError } from './errors.js';
 
-export type TemplateName = 'container' | 'pool.container' | 'volume' | 'network' | 'backup.service' | 'backup.timer';
+/** A value a template prints, already formatted for a unit file by unit-syntax.ts. An optional
+ * one is a section in the template (`{{#key}}Key={{key}}{{/key}}`): left out when undefined, so a
+ * key is never printed empty (which systemd reads as "reset this setting"). */
+type Value = string | number;
+type Optional = Value | undefined;
+
+interface HeaderView {
+  readonly dropIn: string;
+  readonly description: string;
+}
+
+/** container-runtime.mustache: what both containers share. */
+export interface RuntimeView {
+  readonly healthCmd: Value;
+  readonly healthStartupCmd: Value;
+  readonly healthInterval: Value;
+  readonly healthTimeout: Value;
+  readonly healthStartPeriod: Value;
+  readonly healthRetries: Value;
+  readonly healthStartupInterval: Value;
+  readonly notify: Optional;
+  readonly shmSize: Optional;
+  readonly stopSignal: Optional;
+  readonly stopTimeout: Optional;
+  readonly podmanArgs: readonly Value[];
+  readonly restartPreventExitStatus: Optional;
+  readonly timeoutStartSec: Value;
+  readonly timeoutStopSec: Value;
+  readonly wantedBy: Value;
+}
+
+interface ContainerSection {
+  readonly image: Value;
+  readonly containerName: Value;
+  readonly volumes: readonly Value[];
+  readonly secrets: readonly Value[];
+  readonly environment: readonly Value[];
+  readonly publishPort: Value;
+}
+
+/** The data each template takes: a template gets nothing it does not print, and misses nothing. */
+export interface TemplateViews {
+  readonly container: HeaderView & RuntimeView & ContainerSection & { readonly network: Optional; readonly pool: Optional; readonly exec: Optional };
+  readonly 'pool.container': HeaderView & RuntimeView & ContainerSection & { readonly serviceUnit: Value; readonly network: Value; readonly exec: Value };
+  readonly volume: HeaderView & { readonly volumeName: Value };
+  readonly network: HeaderView & { readonly networkName: Value };
+  readonly 'backup.service': HeaderView & { readonly serviceUnit: Value; readonly execStart: Value };
+  readonly 'backup.timer': HeaderView & { readonly onCalendar: readonly Value[]; readonly randomizedDelaySec: Value };
+}
+
+export type TemplateName = keyof TemplateViews;
 const PARTIALS = ['header', 'container-runtime'] as const;
-type View = Readonly<Record<string, unknown>>;
 type Token = [type: string, value: string, start: number, end: number, children?: Token[]];
 
 // The package resolves its own export "./units/*" (package.json), wherever this module runs from:
@@ -37,7 +86,7 @@ export class TemplateError extends PgQuadletError {
   }
 }
 
-export function renderTemplate(name: TemplateName, view: View): string {
+export function renderTemplate<N extends TemplateName>(name: N, view: TemplateViews[N]): string {
   const partials = Object.fromEntries(PARTIALS.map((partial) => [partial, load(partial)]));
   const template = load(name);
   assertComplete(Mustache.parse(template) as Token[], [view], name, partials);

@@ -1,5 +1,5 @@
 /**
- * Writes that never leave a half-written file: the content goes to a temporary file in the same
+ * Host: writes that never leave a half-written file: the content goes to a temporary file in the same
  * directory, is flushed to disk, and replaces the target by rename, which is atomic on POSIX
  * filesystems. An interrupted write leaves the previous file, or none.
  */

@@ -1,6 +1,7 @@
 /** Host: live facts from the database itself, through `pg`. */
 import type { ClientConfig } from 'pg';
 import type { LiveSetting } from '../core/settings.js';
+import { PgQuadletError } from '../core/errors.js';
 
 export interface TopStatement {
   readonly query: string;
@@ -47,7 +48,7 @@ export async function databaseFacts(connection: ClientConfig, options: { top?: n
              (SELECT sum(blks_hit)::float8 / nullif(sum(blks_hit) + sum(blks_read), 0) FROM pg_stat_database) AS hit_ratio,
              EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS statements`);
     const row = rows[0];
-    if (!row) throw new Error('the status query returned no row');
+    if (!row) throw new PgQuadletError('PG_QUADLET_INTERNAL', 'the status query returned no row');
     let topStatements: TopStatement[] | null = null;
     if (row.statements) {
       const result = await client.query<{ query: string; calls: string; total: number; mean: number }>(

@@ -1,4 +1,4 @@
-/** Where installed files go, for the system's systemd or a user's, optionally under another root. */
+/** Host: where installed files go, for the system's systemd or a user's, optionally under another root. */
 import os from 'node:os';
 import path from 'node:path';
 

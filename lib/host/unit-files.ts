@@ -1,5 +1,5 @@
 /**
- * Installed unit files as a set: what would change, and applying all of it or none of it. Every
+ * Host: installed unit files as a set: what would change, and applying all of it or none of it. Every
  * new file is staged and flushed first; only then are they renamed into place, and a failure
  * puts back the files already replaced. An interrupted install leaves the previous files.
  */

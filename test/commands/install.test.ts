@@ -272,6 +272,18 @@ test(`${staleSuite}: install names the stale unit and how to apply it; --now res
   assert.equal([again.changed, again.restarted, again.stale], [false, [], []], 'nothing more to apply');
 });
 
+test(`${staleSuite}: a change written without --now is applied by the next install --now, though no file changes then`, async () => {
+  const { host, run } = setup();
+  await run({ now: true });
+  host.started.set('poststack-postgres.service', Math.floor(Date.now() / 1000) - 60);
+  await run({}, { maxConnections: 150 });
+  host.calls.length = 0;
+  const applied = await run({ now: true }, { maxConnections: 150 });
+  assert.ok(applied.files.every((file) => file.status === 'unchanged'));
+  assert.equal(host.mutatingCalls(), ['systemctl restart poststack-postgres.service']);
+  assert.equal(applied.restarted, ['poststack-postgres.service']);
+});
+
 test(`${staleSuite}: with the pool on, one restart of PostgreSQL restarts both; a change of the pool alone restarts only the pool`, async () => {
   const { host, run } = setup({ pool: { enabled: true } });
   await run({ now: true });

@@ -31,6 +31,7 @@ const BACKUP_TIMER = `${NAME}-backup.timer`;
 const TLS_NAME = 'poststack-tls';
 const TIMING_NAME = 'poststack-timing';
 const POOL_NAME = 'poststack-pooled';
+const APPLY_NAME = 'poststack-apply';
 // Goals on these machines: ready this soon after `systemctl start`.
 const GOAL_FIRST_START_MS = 3000;
 const GOAL_START_MS = 1000;
@@ -38,6 +39,7 @@ const APP_USER = 'pgapp';
 // Every character that breaks naive quoting in a shell, SQL, a URL or a config file.
 const PASSWORD = `p'a"s$s\`id\` w;o rd%2F/?#@:ü€ $(x)`;
 const USER_PASSWORD = 'rootless p@ss/wörd';
+const NEW_PASSWORD = `rotated: it's "new" $x ü`;
 
 function e2eMissing(): string | null {
   if (process.getuid?.() !== 0) return 'needs root (systemd-nspawn, namespaces, cgroups)';
@@ -309,11 +311,14 @@ function writeConfigs(srv: string): void {
     // The defaults, on a port and with names of their own: what a user's first install gets.
     'timing.ini': [`name = ${TIMING_NAME}`, 'port = 5434', '[backup]', 'enabled = false', ''].join('\n'),
     'user.ini': [`name = ${NAME}`, 'port = 5440', 'sharedBuffers = 64MB', ''].join('\n'),
+    // A service whose config the scenario changes the way operators do.
+    'apply.ini': [`name = ${APPLY_NAME}`, 'port = 5437', 'sharedBuffers = 64MB', '[backup]', 'schedule = 30 3 * * *', ''].join('\n'),
     'pool.ini': [`name = ${POOL_NAME}`, 'port = 5436', 'sharedBuffers = 64MB', '[pool]', 'enabled = true', 'port = 6436', '[backup]', 'enabled = false', ''].join('\n'),
   };
   for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(srv, file), text, { mode: 0o644 });
   fs.writeFileSync(path.join(srv, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
   fs.writeFileSync(path.join(srv, 'user-password'), `${USER_PASSWORD}\n`, { mode: 0o600 });
+  fs.writeFileSync(path.join(srv, 'new-password'), `${NEW_PASSWORD}\n`, { mode: 0o600 });
   fs.mkdirSync(path.join(srv, 'bench'), { mode: 0o777 });
   fs.chmodSync(path.join(srv, 'bench'), 0o777);
   // One row per transaction, tagged with the round and pgbench's client number, so committed rows
@@ -715,7 +720,92 @@ test('step 10 (pool): PgBouncer in its own container on a shared network; client
     await waitFor(`${poolService} after starting PostgreSQL`, 60_000, async () => ((await health(`${POOL_NAME}-pool`)) === 'healthy' ? true : undefined));
     assert.is(await psql(pooled, 'SELECT count(*) FROM pooled'), '10', 'through the pool again');
 
+    // Password rotation with the pool on: no restart, the old password refused everywhere, the new
+    // one taken directly and through the pool, both health checks still pass, and so does a restart.
+    const direct = await url('pool.ini');
+    const rotated = await cli(['--config', `${SRV}/pool.ini`, 'password', '--password-file', `${SRV}/new-password`]);
+    assert.match(rotated, /changed in the server, the secret and the pool/);
+    for (const old of [direct, pooled]) {
+      const refused = await on().run(['psql', old, '--no-psqlrc', '--command=SELECT 1']);
+      assert.match(refused.stderr, /password authentication failed|SASL authentication failed/, `the old password is refused: ${refused.stderr}`);
+    }
+    const [newDirect, newPooled] = [await url('pool.ini'), (await cli(['--config', `${SRV}/pool.ini`, 'url', '--pooled', '--show-password'])).trim()];
+    assert.ok(newDirect.includes(encodeURIComponent(NEW_PASSWORD)), 'url reads the new secret');
+    assert.is(await psql(newDirect, 'SELECT count(*) FROM pooled'), '10', 'the new password directly');
+    assert.is(await psql(newPooled, 'SELECT count(*) FROM pooled'), '10', 'and through the pool');
+    for (const container of [POOL_NAME, `${POOL_NAME}-pool`]) {
+      await on().must(['podman', 'healthcheck', 'run', container]);
+    }
+    await timedSystemctl('restart', `${POOL_NAME}.service`);
+    await waitFor(`${poolService} after the restart`, 60_000, async () => ((await health(`${POOL_NAME}-pool`)) === 'healthy' ? true : undefined));
+    assert.is(await psql(newPooled, 'SELECT count(*) FROM pooled'), '10', 'the new password after a restart, from the replaced secret');
+
     await cli(['--config', `${SRV}/pool.ini`, 'uninstall', '--purge', '--yes']);
+  });
+});
+
+test('step 11 (changes apply): a re-install restarts onto a new setting and onto TLS; a new schedule is the timer\'s; an identity change is refused, and a start with one fails at once', async () => {
+  const service = `${APPLY_NAME}.service`;
+  const timer = `${APPLY_NAME}-backup.timer`;
+  await step('11', 'changes apply', { needs: ['0'], units: [service, timer], timeoutMs: 8 * 60_000 }, async () => {
+    const config = ['--config', `${SRV}/apply.ini`];
+    await cli([...config, 'install', '--now', '--password-file', `${SRV}/password`]);
+    const databaseUrl = await url('apply.ini');
+    await psql(databaseUrl, 'CREATE TABLE kept AS SELECT generate_series(1, 100) AS n');
+
+    // Written but not applied: install and status both say so.
+    const written = await cli([...config, '--set', 'maxConnections=150', 'install']);
+    assert.match(written, new RegExp(`${service} runs on the units as they were: apply the change with pg-quadlet install --now`));
+    const stale = JSON.parse((await on().run(['node', CLI, ...config, '--set', 'maxConnections=150', 'status', '--json'], { unit: true })).stdout) as { healthy: boolean; stale: string[]; drift: Array<{ name: string; live: string }> };
+    assert.equal([stale.healthy, stale.stale, stale.drift.map((d) => `${d.name}=${d.live}`)], [false, [service], ['max_connections=100']]);
+
+    const applied = await cli([...config, '--set', 'maxConnections=150', 'install', '--now']);
+    assert.match(applied, new RegExp(`Restarted ${service} on the new units: healthy`));
+    assert.is(await psql(databaseUrl, 'SHOW max_connections'), '150');
+    const fresh = JSON.parse(await cli([...config, '--set', 'maxConnections=150', 'status', '--json'])) as { healthy: boolean; problems: string[] };
+    assert.equal(fresh.problems, []);
+
+    // TLS turned on by re-install: plain TCP is refused at once, TLS with the CA works.
+    const tls = [...config, '--set', 'maxConnections=150', '--set', `tls.certificatesDir=${SRV}/certs`];
+    await on().must(['node', CLI, ...tls, 'install', '--now'], { unit: true, timeoutMs: 330_000, env: { DOMAIN } });
+    const plain = await on().run(['psql', databaseUrl, '--no-psqlrc', '--command=SELECT 1']);
+    assert.match(plain.stderr, /no encryption/, `plain TCP is refused: ${plain.stderr}`);
+    const verified = (await on().must(['node', CLI, ...tls, 'url', '--show-password'], { unit: true, env: { DOMAIN } })).trim();
+    assert.is(await psql(`${verified}&sslrootcert=${SRV}/tls/ca.pem`, 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'), 't');
+
+    // A new schedule is the timer's next run, without a restart by hand.
+    await on().must(['node', CLI, ...tls, '--set', 'backup.schedule=15 4 * * *', 'install'], { unit: true, env: { DOMAIN } });
+    const next = (await show(timer, ['NextElapseUSecRealtime'])).NextElapseUSecRealtime ?? '';
+    assert.match(next, / 04:(1[5-9]|2\d):\d\d /, `the timer follows the new schedule: ${next}`);
+    // A schedule that is not one is refused before anything is written.
+    const never = await on().run(['node', CLI, ...tls, '--set', 'backup.schedule=every day', 'install'], { unit: true, env: { DOMAIN } });
+    assert.is(never.exitCode, 2);
+    assert.match(never.stderr, /backup\.schedule = "every day": .*neither 5-field cron .* nor a systemd calendar expression/);
+
+    // An identity change is refused with the way forward; forced, the next start fails at once.
+    const identity = await on().run(['node', CLI, ...tls, '--set', 'database=otherdb', 'install', '--now'], { unit: true, env: { DOMAIN } });
+    assert.is(identity.exitCode, 1);
+    assert.match(identity.stderr, /holds a cluster made for database "poststack" owned by "poststack", and the config sets database "otherdb".*ALTER DATABASE poststack RENAME TO otherdb/);
+    assert.match(await on().must(['cat', `/etc/containers/systemd/${APPLY_NAME}.container`]), /^Environment=POSTGRES_DB=poststack$/m, 'nothing was written');
+    await on().must(['node', CLI, ...tls, '--set', 'database=otherdb', 'install', '--force'], { unit: true, env: { DOMAIN } });
+    const started = Date.now();
+    const restart = await on().run(['systemctl', 'restart', service], { timeoutMs: 120_000 });
+    measurements.identityMismatchFailMs = Date.now() - started;
+    assert.is.not(restart.exitCode, 0, 'the start fails');
+    assert.ok(Date.now() - started < 30_000, `at once, not at the start timeout (${Date.now() - started} ms)`);
+    assert.match(await on().journal([service], { since: Math.floor(started / 1000) - 1 }), /this cluster was made for database 'poststack' owned by 'poststack', but the container is set for database 'otherdb'/);
+    await new Promise((resolve) => setTimeout(resolve, 7000));
+    const failed = await show(service, ['ActiveState', 'Result', 'NRestarts']);
+    assert.equal([failed.ActiveState, failed.Result], ['failed', 'exit-code'], 'failed once, and not restarted over and over');
+    await on().must(['node', CLI, ...tls, 'install', '--now'], { unit: true, timeoutMs: 330_000, env: { DOMAIN } });
+    assert.is(await psql(`${verified}&sslrootcert=${SRV}/tls/ca.pem`, 'SELECT count(*) FROM kept'), '100', 'back, with its data');
+
+    // A command that needs the running container says so, with the command that starts it.
+    await on().must(['systemctl', 'stop', service], { timeoutMs: 120_000 });
+    const stopped = await on().run(['node', CLI, ...config, 'backup'], { unit: true });
+    assert.is(stopped.exitCode, 1);
+    assert.is(stopped.stderr.trim(), `pg-quadlet: ${APPLY_NAME} is not running: start it with systemctl start ${service}`);
+    await cli([...config, 'uninstall', '--purge', '--yes']);
   });
 });
 
