@@ -805,6 +805,11 @@ test('step 11 (changes apply): a re-install restarts onto a new setting and onto
     const stopped = await on().run(['node', CLI, ...config, 'backup'], { unit: true });
     assert.is(stopped.exitCode, 1);
     assert.is(stopped.stderr.trim(), `pg-quadlet: ${APPLY_NAME} is not running: start it with systemctl start ${service}`);
+
+    // Defaults follow the target: for Podman 4.6, which cannot wait for health, the units do not.
+    await on().must(['node', CLI, ...tls, '--set', 'podmanVersion=4.6', 'install', '--now'], { unit: true, timeoutMs: 330_000, env: { DOMAIN } });
+    assert.not.match(await on().must(['cat', `/etc/containers/systemd/${APPLY_NAME}.container`]), /Notify=|--sdnotify/);
+    await waitFor(`${APPLY_NAME} healthy on units for Podman 4.6`, 60_000, async () => ((await health(APPLY_NAME)) === 'healthy' ? true : undefined));
     await cli([...config, 'uninstall', '--purge', '--yes']);
   });
 });
