@@ -12,7 +12,7 @@ import { expectedSettings, settingDrift, type SettingDrift } from '../core/setti
 import type { Context } from '../context.js';
 import { databaseFacts, poolFacts, type DatabaseFacts, type PoolFacts } from '../host/database-facts.js';
 import { Podman } from '../host/podman.js';
-import { staleServices, Systemctl, systemdTime } from '../host/systemctl.js';
+import { staleServices, Systemctl } from '../host/systemctl.js';
 import { backups, type Backup } from './backups.js';
 
 export interface UnitState {
@@ -127,11 +127,8 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
 async function timerState(systemctl: Systemctl, unit: string, service: string): Promise<TimerState> {
   const shown = await systemctl.show(unit, ['ActiveState', 'LastTriggerUSec', 'NextElapseUSecRealtime']);
   const result = await systemctl.show(service, ['Result']);
-  const when = (value: string | undefined) => {
-    if (value === undefined || value === 'n/a') return '';
-    const ms = systemdTime(value);
-    return ms === undefined ? value : new Date(ms).toISOString();
-  };
+  // As systemd shows them (the timer's times keep its own format whatever the style asked).
+  const when = (value: string | undefined) => (value === undefined || value === 'n/a' ? '' : value);
   return {
     unit,
     active: shown.ActiveState ?? '',

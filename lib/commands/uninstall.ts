@@ -3,7 +3,7 @@
  * Volumes (the data and the backups) and the secret stay unless `purge` is set, which asks first.
  */
 import { NotConfirmedError } from '../core/errors.js';
-import { renderResolved, unitNames } from '../core/render.js';
+import { unitFiles, unitNames } from '../core/render.js';
 import type { Context } from '../context.js';
 import { performPlan, systemctl, type Action } from '../host/actions.js';
 import { Podman } from '../host/podman.js';
@@ -44,7 +44,7 @@ export async function uninstall(context: Context, options: UninstallOptions = {}
   ];
   const removed: string[] = [];
   const kept: string[] = [];
-  for (const unit of renderResolved(config)) {
+  for (const unit of unitFiles(config)) {
     const file = unitPath(unit, paths);
     const content = readIfExists(file);
     if (content === undefined) continue;

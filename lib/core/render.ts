@@ -21,26 +21,35 @@ export interface RenderedUnit {
   readonly unitName: string;
 }
 
-/** The systemd units a config makes, by role; the pool's and the timer's only when they are on. */
-export interface UnitNames {
-  readonly service: string;
-  readonly pool?: string;
-  readonly network?: string;
-  readonly dataVolume: string;
-  readonly backupVolume: string;
-  readonly backupService: string;
-  readonly backupTimer?: string;
+/** What each unit file is for. */
+export type UnitRole = 'service' | 'pool' | 'network' | 'dataVolume' | 'backupVolume' | 'backupService' | 'backupTimer';
+
+/** A unit file a config makes, without its content: where it goes and what systemd calls it. */
+export type UnitFile = Omit<RenderedUnit, 'content'> & { readonly role: UnitRole };
+
+/** The unit files of a config, in a fixed order; the pool's and the timer's only when they are on. */
+export function unitFiles(config: ResolvedConfig): UnitFile[] {
+  const quadlet = (role: UnitRole, fileName: string, unitName: string): UnitFile => ({ role, fileName, target: 'quadlet', unitName });
+  const systemd = (role: UnitRole, unitName: string): UnitFile => ({ role, fileName: unitName, target: 'systemd', unitName });
+  return [
+    quadlet('service', `${config.name}.container`, `${config.name}.service`),
+    ...(config.pool.enabled
+      ? [quadlet('pool', `${config.name}-pool.container`, `${config.name}-pool.service`), quadlet('network', `${config.name}.network`, `${config.name}-network.service`)]
+      : []),
+    quadlet('dataVolume', `${config.dataVolume}.volume`, `${config.dataVolume}-volume.service`),
+    quadlet('backupVolume', `${config.backupVolume}.volume`, `${config.backupVolume}-volume.service`),
+    systemd('backupService', `${config.name}-backup.service`),
+    ...(config.backup.enabled ? [systemd('backupTimer', `${config.name}-backup.timer`)] : []),
+  ];
 }
 
+/** The systemd units a config makes, by role. */
+export type UnitNames = { readonly [R in 'service' | 'dataVolume' | 'backupVolume' | 'backupService']: string } & {
+  readonly [R in 'pool' | 'network' | 'backupTimer']?: string;
+};
+
 export function unitNames(config: ResolvedConfig): UnitNames {
-  return {
-    service: `${config.name}.service`,
-    ...(config.pool.enabled ? { pool: `${config.name}-pool.service`, network: `${config.name}-network.service` } : {}),
-    dataVolume: `${config.dataVolume}-volume.service`,
-    backupVolume: `${config.backupVolume}-volume.service`,
-    backupService: `${config.name}-backup.service`,
-    ...(config.backup.enabled ? { backupTimer: `${config.name}-backup.timer` } : {}),
-  };
+  return Object.fromEntries(unitFiles(config).map((file) => [file.role, file.unitName])) as unknown as UnitNames;
 }
 
 const PODMAN = '/usr/bin/podman';
@@ -53,20 +62,21 @@ export function renderUnits(input: PostgresServiceInput = {}): RenderedUnit[] {
 
 /** Renders the units of a config that is already checked (a command's context holds one). */
 export function renderResolved(config: ResolvedConfig): RenderedUnit[] {
-  const units: RenderedUnit[] = [
-    containerUnit(config),
-    ...(config.pool.enabled ? [poolUnit(config), networkUnit(config)] : []),
-    volumeUnit(config, config.dataVolume, 'data'),
-    volumeUnit(config, config.backupVolume, 'backups'),
-    backupServiceUnit(config),
-  ];
-  if (config.backup.enabled) units.push(backupTimerUnit(config));
-  return units;
+  return unitFiles(config).map(({ role, ...file }) => ({ ...file, content: CONTENT[role](config, file) }));
 }
 
-function containerUnit(config: ResolvedConfig): RenderedUnit {
-  const fileName = `${config.name}.container`;
-  const content = renderTemplate('container', {
+const CONTENT: Readonly<Record<UnitRole, (config: ResolvedConfig, file: Omit<UnitFile, 'role'>) => string>> = {
+  service: (config, file) => containerUnit(config, file.fileName),
+  pool: (config, file) => poolUnit(config, file.fileName),
+  network: (config, file) => networkUnit(config, file.fileName),
+  dataVolume: (config, file) => volumeUnit(config, file.fileName, config.dataVolume, 'data'),
+  backupVolume: (config, file) => volumeUnit(config, file.fileName, config.backupVolume, 'backups'),
+  backupService: (config, file) => backupServiceUnit(config, file.unitName),
+  backupTimer: (config, file) => backupTimerUnit(config, file.unitName),
+};
+
+function containerUnit(config: ResolvedConfig, fileName: string): string {
+  return renderTemplate('container', {
     ...runtimeView(config, {
       healthCmd: SCRIPT.healthCheck,
       // Waits for the server (under the 5 s check timeout), so a start is ready as soon as it is.
@@ -101,13 +111,10 @@ function containerUnit(config: ResolvedConfig): RenderedUnit {
     publishPort: command([`${publishHost(config.bindAddress)}:${config.port}:${CONTAINER.port}`]),
     exec: Object.keys(config.settings).length > 0 ? command(['postgres', ...settingArgs(config.settings)]) : undefined,
   });
-  return { fileName, content, target: 'quadlet', unitName: unitNames(config).service };
 }
 
-function poolUnit(config: ResolvedConfig): RenderedUnit {
-  const name = `${config.name}-pool`;
-  const fileName = `${name}.container`;
-  const content = renderTemplate('pool.container', {
+function poolUnit(config: ResolvedConfig, fileName: string): string {
+  return renderTemplate('pool.container', {
     ...runtimeView(config, {
       healthCmd: SCRIPT.poolHealthCheck,
       healthStartupCmd: [SCRIPT.poolHealthCheck, '--wait', '4'],
@@ -119,7 +126,7 @@ function poolUnit(config: ResolvedConfig): RenderedUnit {
     description: unitValue(`PgBouncer for PostgreSQL ${config.postgresVersion} (${config.name})`),
     serviceUnit: unitValue(`${config.name}.service`),
     image: command([config.image]),
-    containerName: command([name]),
+    containerName: command([`${config.name}-pool`]),
     network: command([`${config.name}.network`]),
     volumes: certificateVolumes(config).map((volume) => command([volume])),
     secrets: [passwordSecret(config)],
@@ -136,7 +143,6 @@ function poolUnit(config: ResolvedConfig): RenderedUnit {
     publishPort: command([`${publishHost(config.bindAddress)}:${config.pool.port}:${CONTAINER.poolPort}`]),
     exec: command([SCRIPT.pool]),
   });
-  return { fileName, content, target: 'quadlet', unitName: `${name}.service` };
 }
 
 /** What both containers share: health checks, hardening, stop behaviour, restart and boot,
@@ -211,46 +217,38 @@ function publishHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
-function networkUnit(config: ResolvedConfig): RenderedUnit {
-  const fileName = `${config.name}.network`;
-  const content = renderTemplate('network', {
+function networkUnit(config: ResolvedConfig, fileName: string): string {
+  return renderTemplate('network', {
     dropIn: `${fileName}.d/override.conf next to this file`,
     description: unitValue(`Network of PostgreSQL and its pool (${config.name})`),
     networkName: command([config.name]),
   });
-  return { fileName, content, target: 'quadlet', unitName: `${config.name}-network.service` };
 }
 
-function volumeUnit(config: ResolvedConfig, volumeName: string, role: 'data' | 'backups'): RenderedUnit {
-  const fileName = `${volumeName}.volume`;
-  const content = renderTemplate('volume', {
+function volumeUnit(config: ResolvedConfig, fileName: string, volumeName: string, role: 'data' | 'backups'): string {
+  return renderTemplate('volume', {
     dropIn: `${fileName}.d/override.conf next to this file`,
     description: unitValue(`PostgreSQL ${role} volume (${config.name})`),
     volumeName: command([volumeName]),
   });
-  return { fileName, content, target: 'quadlet', unitName: `${volumeName}-volume.service` };
 }
 
-function backupServiceUnit(config: ResolvedConfig): RenderedUnit {
-  const unitName = `${config.name}-backup.service`;
-  const content = renderTemplate('backup.service', {
+function backupServiceUnit(config: ResolvedConfig, unitName: string): string {
+  return renderTemplate('backup.service', {
     dropIn: systemctlEdit(config, unitName),
     description: unitValue(`Back up PostgreSQL (${config.name})`),
     serviceUnit: unitValue(`${config.name}.service`),
     execStart: unitWords([PODMAN, 'exec', config.name, SCRIPT.backup]),
   });
-  return { fileName: unitName, content, target: 'systemd', unitName };
 }
 
-function backupTimerUnit(config: ResolvedConfig): RenderedUnit {
-  const unitName = `${config.name}-backup.timer`;
-  const content = renderTemplate('backup.timer', {
+function backupTimerUnit(config: ResolvedConfig, unitName: string): string {
+  return renderTemplate('backup.timer', {
     dropIn: systemctlEdit(config, unitName),
     description: unitValue(`Scheduled backup of PostgreSQL (${config.name})`),
     onCalendar: toOnCalendar(config.backup.schedule).map((expression) => unitValue(expression)),
     randomizedDelaySec: config.backup.randomizedDelaySec,
   });
-  return { fileName: unitName, content, target: 'systemd', unitName };
 }
 
 function systemctlEdit(config: ResolvedConfig, unitName: string): string {

@@ -50,11 +50,23 @@ const CRON_TOKEN = /^[0-9A-Za-z*,/-]+$/;
 const UNIX_TIME = /^@\d/;
 const NEITHER = 'is neither 5-field cron ("minute hour day-of-month month day-of-week") nor a systemd calendar expression';
 
+/** Validation and rendering both ask for the same schedule: it is read once per process. */
+const converted = new Map<string, readonly string[]>();
+
 /**
  * The `OnCalendar=` values for a schedule. Several values mean "any of them" (systemd ORs
  * repeated `OnCalendar=` lines). Throws `ScheduleError` with the reason when it is invalid.
  */
 export function toOnCalendar(schedule: string): string[] {
+  let values = converted.get(schedule);
+  if (values === undefined) {
+    values = convert(schedule);
+    converted.set(schedule, values);
+  }
+  return [...values];
+}
+
+function convert(schedule: string): string[] {
   const text = schedule.trim();
   if (text === '') throw new ScheduleError('is empty: give 5-field cron such as "0 2 * * *" or a systemd calendar expression');
   if (text.startsWith('@') && !UNIX_TIME.test(text)) {

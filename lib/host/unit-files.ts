@@ -25,7 +25,7 @@ export interface FileChange {
   readonly diff?: string;
 }
 
-export function unitPath(unit: RenderedUnit, paths: InstallPaths): string {
+export function unitPath(unit: Pick<RenderedUnit, 'fileName' | 'target'>, paths: InstallPaths): string {
   return path.join(unit.target === 'quadlet' ? paths.quadletDir : paths.systemdDir, unit.fileName);
 }
 

@@ -120,5 +120,25 @@ test('url prints the masked connection string', async () => {
   assert.is(result.stdout, 'postgresql://poststack:***@db.example.com:5432/poststack?sslmode=verify-full');
 });
 
+test('a failed host command is one line; --verbose adds what it printed and the command run', async () => {
+  const bin = path.join(scratch, 'fakebin');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  // A podman whose container runs and whose backup fails, printing on both streams.
+  fs.writeFileSync(
+    path.join(bin, 'podman'),
+    '#!/bin/sh\ncase "$1" in\n  inspect) echo true ;;\n  exec) echo "pg_dump: dumping table t"; echo "pg_dump: error: could not write: No space left on device" >&2; echo "backup: error: the backup failed (exit 1)" >&2; exit 1 ;;\nesac\n',
+    { mode: 0o755 },
+  );
+  const env = { PATH: `${bin}:/usr/bin:/bin` };
+  const plain = await cli(['backup'], env);
+  assert.is(plain.exitCode, 1);
+  assert.is(plain.stderr.trim(), 'pg-quadlet: podman exec poststack-postgres /usr/local/bin/backup.sh: exit 1: backup: error: the backup failed (exit 1)');
+  const verbose = await cli(['backup', '--verbose'], env);
+  assert.is(verbose.exitCode, 1);
+  assert.match(verbose.stderr, /^\$ podman inspect /m, 'each command run');
+  assert.match(verbose.stderr, /--- podman exec poststack-postgres \/usr\/local\/bin\/backup\.sh \(exit 1\) ---\nstdout:\npg_dump: dumping table t\nstderr:\npg_dump: error: could not write: No space left on device\nbackup: error: the backup failed/);
+});
+
 test.after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 test.run();

@@ -63,7 +63,7 @@ live('a running, healthy service reports healthy, with live facts from the datab
     assert.equal(result.problems, []);
     assert.ok(result.healthy);
     assert.is(result.health, 'healthy');
-    assert.equal(result.timer, { unit: 'poststack-postgres-backup.timer', active: 'active', lastRun: '2026-11-27T02:00:03.000Z', nextRun: '2026-11-28T02:03:12.000Z', lastResult: 'success' });
+    assert.equal(result.timer, { unit: 'poststack-postgres-backup.timer', active: 'active', lastRun: 'Fri 2026-11-27 02:00:03 UTC', nextRun: 'Sat 2026-11-28 02:03:12 UTC', lastResult: 'success' });
     assert.equal([result.stale, result.drift], [[], []]);
     const db = result.database;
     assert.ok(db);

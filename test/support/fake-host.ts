@@ -109,8 +109,8 @@ export class FakeHost implements Runner {
             `SubState=${state === 'active' ? 'running' : 'dead'}`,
             `ActiveEnterTimestamp=${this.started.has(name) ? `@${this.started.get(name)}` : 'n/a'}`,
             'NeedDaemonReload=no',
-            'LastTriggerUSec=@1795744803',
-            'NextElapseUSecRealtime=@1795831392',
+            'LastTriggerUSec=Fri 2026-11-27 02:00:03 UTC',
+            'NextElapseUSecRealtime=Sat 2026-11-28 02:03:12 UTC',
             'Result=success',
           ].join('\n'),
         );
