@@ -187,37 +187,84 @@ await yargs(hideBin(process.argv))
   )
   .command(
     'backup',
-    'Take a backup now, in the running container, and report its file, size and time',
-    (command) => withJson(command).example('$0 backup', 'Back up now, as the backup timer does'),
+    'Take a pgBackRest backup now, in the running container, as the backup timers do',
+    (command) =>
+      withJson(command)
+        .option('type', { choices: ['full', 'diff', 'incr'] as const, describe: "full, diff or incr; the config's backup.type when not given" })
+        .example('$0 backup', 'A backup of the scheduled type (the first one is full)')
+        .example('$0 backup --type full', 'A full backup'),
     async (argv) => {
       const { backup, formatBackup } = await import('../lib/commands/backup.js');
-      report(argv, await backup(await context(argv)), formatBackup);
+      report(argv, await backup(await context(argv), { ...(argv.type ? { type: argv.type } : {}), ...progress(argv) }), formatBackup);
     },
   )
   .command(
     'backups',
-    'List the backups in the backup volume, newest first, with age and size',
-    (command) => withJson(command).example('$0 backups --json | jq -r ".[0].name"', 'The newest backup'),
+    'List the pgBackRest backups, newest first, and the window a restore can reach',
+    (command) => withJson(command).example('$0 backups --json | jq -r ".backups[0].label"', 'The newest backup'),
     async (argv) => {
       const { backups, formatBackups } = await import('../lib/commands/backups.js');
       report(argv, await backups(await context(argv)), formatBackups);
     },
   )
   .command(
-    'restore [backup]',
-    'Restore a backup into the database; the database as it was is kept under another name',
+    'verify',
+    'Check every backup and archived WAL file in the repository against its checksum',
+    (command) => withJson(command).example('$0 verify', 'Fails, naming the file, when one is damaged'),
+    async (argv) => {
+      const { verify, formatVerify } = await import('../lib/commands/verify.js');
+      report(argv, await verify(await context(argv), progress(argv)), formatVerify);
+    },
+  )
+  .command(
+    'dump',
+    'Take a logical dump now (pg_dump, portable across major versions) into the backup volume',
+    (command) => withJson(command).example('$0 dump', 'Dump the database and its roles'),
+    async (argv) => {
+      const { dump, formatDump } = await import('../lib/commands/dump.js');
+      report(argv, await dump(await context(argv)), formatDump);
+    },
+  )
+  .command(
+    'dumps',
+    'List the logical dumps in the backup volume, newest first, with age and size',
+    (command) => withJson(command).example('$0 dumps --json | jq -r ".[0].name"', 'The newest dump'),
+    async (argv) => {
+      const { dumps, formatDumps } = await import('../lib/commands/dumps.js');
+      report(argv, await dumps(await context(argv)), formatDumps);
+    },
+  )
+  .command(
+    'restore',
+    'Restore from a pgBackRest backup (to the latest change or a point in time), or from a logical dump',
     (command) =>
       withJson(command)
-        .positional('backup', { type: 'string', describe: 'A backup listed by pg-quadlet backups; else a backup directory or *.sql.gz on this host (copied in for the restore); else a path in the container' })
-        .option('latest', { type: 'boolean', default: false, describe: 'Restore the newest backup' })
+        .option('latest', { type: 'boolean', default: false, describe: 'The newest backup and every archived change after it' })
+        .option('time', { type: 'string', describe: "The state at this time: 'YYYY-MM-DD HH:MM:SS+00'" })
+        .option('backup', { type: 'string', describe: 'This backup (a label from pg-quadlet backups); with --latest or --time, the changes after it too' })
+        .option('discard-current', { type: 'boolean', default: false, describe: 'Do not keep the data directory as it was (it is kept until the restore works)' })
+        .option('dump', { type: 'string', describe: 'A logical dump instead: a name from pg-quadlet dumps, or a dump directory or *.sql.gz on this host' })
         .option('yes', { type: 'boolean', default: false, describe: 'Do not ask before restoring (for scripts)' })
-        .example('$0 restore --latest', 'Restore the newest backup, after asking')
-        .example('$0 restore poststack_20260101T020000Z --yes', 'Restore that backup without asking')
-        .example('$0 restore ./backup_20260101_020000.sql.gz', "Restore a file from this host, such as the spec's pg_dump | gzip")
-        .check((argv) => Boolean(argv.backup) !== argv.latest || 'give a backup to restore, or --latest (not both): pg-quadlet backups lists them'),
+        .example('$0 restore --latest', 'Everything up to the last archived change, after asking')
+        .example("$0 restore --time '2026-11-29 10:15:00+00' --yes", 'The database as it was at that moment')
+        .example('$0 restore --dump ./backup_20260101_020000.sql.gz', "A file from this host, such as the spec's pg_dump | gzip")
+        .check((argv) => {
+          const physical = argv.latest || argv.time !== undefined || argv.backup !== undefined;
+          if (physical === (argv.dump !== undefined)) return 'give --latest, --time TIME or --backup LABEL (pgBackRest), or --dump NAME|FILE (a logical dump)';
+          return !(argv.latest && argv.time !== undefined) || '--latest and --time are two different points: give one';
+        }),
     async (argv) => {
       const { restore, formatRestore } = await import('../lib/commands/restore.js');
-      const options = { ...(argv.backup ? { source: argv.backup } : {}), latest: argv.latest, yes: argv.yes, confirm, onProgress: note };
+      const options = {
+        latest: argv.latest,
+        ...(argv.time ? { time: argv.time } : {}),
+        ...(argv.backup ? { backup: argv.backup } : {}),
+        ...(argv.dump ? { dump: argv.dump } : {}),
+        discardCurrent: argv['discard-current'],
+        yes: argv.yes,
+        confirm,
+        onProgress: note,
+      };
       report(argv, await restore(await context(argv), options), formatRestore);
     },
   )

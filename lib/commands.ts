@@ -4,8 +4,11 @@
  * and has a `format...` that turns it into the CLI's text.
  */
 export { createContext, contextFor, type Context, type ContextOptions } from './context.js';
-export { backup, formatBackup, type BackupResult } from './commands/backup.js';
-export { backups, formatBackups, type Backup } from './commands/backups.js';
+export { backup, formatBackup, type BackupOptions, type BackupResult } from './commands/backup.js';
+export { backups, formatBackups, type BackupSet, type BackupsResult } from './commands/backups.js';
+export { dump, formatDump, type DumpResult } from './commands/dump.js';
+export { dumps, formatDumps, type Dump } from './commands/dumps.js';
+export { verify, formatVerify, type VerifyResult } from './commands/verify.js';
 export { config, formatConfig, type ConfigResult } from './commands/config.js';
 export { install, formatInstall, type InstallOptions, type InstallResult, type PasswordSource } from './commands/install.js';
 export { password, formatPassword, type PasswordOptions, type PasswordResult } from './commands/password.js';

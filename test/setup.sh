@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real tools the test suite runs against, so no test has to trust a mock:
-# PostgreSQL 15 and PgBouncer for the image's scripts, Podman 5.4's Quadlet generator to validate
-# every rendered unit, and a Debian trixie tree (systemd 257, Podman 5.4) that serves both for
-# `systemd-analyze verify` by chroot and as a machine booted with systemd-nspawn.
+# PostgreSQL 15, PgBouncer and pgBackRest for the image's scripts, Podman 5.4's Quadlet generator
+# to validate every rendered unit, and a Debian trixie tree (systemd 257, Podman 5.4) that serves
+# both for `systemd-analyze verify` by chroot and as a machine booted with systemd-nspawn.
 #
 # Idempotent and quick when everything is there. Without root or apt it installs nothing, names
 # what is missing and exits 0: the tests needing a missing tool skip with a reason (and CI, which
@@ -18,7 +18,7 @@ TREE_READY=$TREE/.pg-quadlet-test-ready
 MIRROR=http://deb.debian.org/debian
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
-DEBIAN_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-contrib pgbouncer openssl hyperfine shellcheck
+DEBIAN_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-contrib pgbouncer pgbackrest openssl hyperfine shellcheck
   debootstrap systemd-container)
 TREE_PACKAGES=systemd,systemd-sysv,dbus,podman,crun,conmon,netavark,aardvark-dns,passt,catatonit,uidmap,iproute2,nftables,iptables,postgresql-client,procps,ca-certificates,libpam-systemd,nodejs
 

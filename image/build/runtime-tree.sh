@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs in the build stage, where Debian's packages are installed in full. Lays out under OUT only
-# the files the product runs (the server, its client tools, contrib, PgBouncer), and writes to
+# the files the product runs (the server, its client tools, contrib, PgBouncer, pgBackRest's one
+# binary: the scripts write its configuration at every start), and writes to
 # OUT.packages the Debian packages whose shared libraries those files link, so the final stage
 # installs exactly those through apt and dpkg still knows every library in the image.
 #
@@ -18,7 +19,8 @@ tar -C / -cf - \
 	"usr/lib/postgresql/$pg_major/bin" \
 	"usr/lib/postgresql/$pg_major/lib" \
 	"usr/share/postgresql/$pg_major" \
-	usr/sbin/pgbouncer |
+	usr/sbin/pgbouncer \
+	usr/bin/pgbackrest |
 	tar -C "$out" -xf -
 rm -rf -- \
 	"$out/usr/lib/postgresql/$pg_major/lib/bitcode" \

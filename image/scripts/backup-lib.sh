@@ -134,26 +134,3 @@ pgq_dump_is_complete() {
 	local file=$1 trailer=$2
 	tail -n 5 -- "$file" | grep --quiet --line-regexp --fixed-strings -- "$trailer"
 }
-
-# "13.6 MiB" for 14304847.
-pgq_human_bytes() {
-	local bytes=$1 unit=0 scaled
-	local -a units=(B KiB MiB GiB TiB)
-	scaled=$((bytes * 10))
-	while ((scaled >= 10240 && unit < 4)); do
-		scaled=$((scaled / 1024))
-		unit=$((unit + 1))
-	done
-	if ((unit == 0)); then
-		printf '%d B\n' "$bytes"
-	else
-		printf '%d.%d %s\n' $((scaled / 10)) $((scaled % 10)) "${units[unit]}"
-	fi
-}
-
-# Seconds since START (an $EPOCHREALTIME), with two decimals.
-pgq_elapsed() {
-	local start=$1 now=$EPOCHREALTIME micros
-	micros=$((10#${now//[.,]/} - 10#${start//[.,]/}))
-	printf '%d.%02d\n' $((micros / 1000000)) $((micros % 1000000 / 10000))
-}

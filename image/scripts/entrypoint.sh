@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Starts PostgreSQL in the image. On the first start it creates the cluster, the role and the
-# database, and runs the init files; on every start it renders the configuration; then it becomes
-# the server (exec), so the container's stop signal reaches PostgreSQL itself.
+# Starts PostgreSQL in the image. On the first start it creates the cluster, pgBackRest's stanza,
+# the role and the database, and runs the init files; on every start it writes pgBackRest's
+# configuration and renders the server's; then it becomes the server (exec), so the container's
+# stop signal reaches PostgreSQL itself.
 #
 # Sourcing this file only defines the functions (pgq_*), so that tests can call them one at a
 # time; lib.sh holds what the other scripts share with it.
 set -Eeuo pipefail
 
 pgq_tool=entrypoint
-# shellcheck source=lib.sh
-source "${BASH_SOURCE[0]%/*}/lib.sh"
+# shellcheck source=pgbackrest-lib.sh
+source "${BASH_SOURCE[0]%/*}/pgbackrest-lib.sh"
 
 # Present in PGDATA from the end of initdb until the first-start setup has finished: a data
 # directory that still has it was left half-made by a failed first start, never used by a server.
@@ -47,7 +48,9 @@ pgq_render_config() {
 		"SOCKET_DIR=$POSTGRES_SOCKET_DIR" \
 		"SSL=$pgq_ssl" \
 		"SSL_CERT_FILE=$pgq_ssl_cert_file" \
-		"SSL_KEY_FILE=$pgq_ssl_key_file"
+		"SSL_KEY_FILE=$pgq_ssl_key_file" \
+		"ARCHIVE_COMMAND=$(pgq_pgbackrest_archive_command)" \
+		"ARCHIVE_TIMEOUT=$POSTGRES_ARCHIVE_TIMEOUT"
 	pgq_render "$POSTGRES_TEMPLATE_DIR/pg_hba.conf.template" "$PGDATA/pg_hba.conf" "TCP=$tcp"
 }
 
@@ -58,6 +61,8 @@ pgq_is_initialized() {
 pgq_init_database_dir() {
 	if [[ -e $PGDATA/$pgq_incomplete_marker ]]; then
 		pgq_log "the first start did not finish initializing $PGDATA: removing what it made and starting over"
+		# The stanza that start may have made is this cluster's, which no one ever used.
+		pgq_pgbackrest_discarded_system_id=$(pgq_system_id)
 		find "$PGDATA" -mindepth 1 -delete
 	fi
 	pgq_log "initializing a new cluster in $PGDATA"
@@ -66,10 +71,10 @@ pgq_init_database_dir() {
 	: >"$PGDATA/$pgq_incomplete_marker"
 }
 
-# Socket only: nothing outside the container, the health check included, sees the server
-# before the first-start setup is complete.
+# pgq_temp_server_start [SERVER_OPTIONS]: socket only: nothing outside the container, the health
+# check included, sees the server before the first-start setup is complete.
 pgq_temp_server_start() {
-	pg_ctl --pgdata="$PGDATA" --wait --timeout=60 --options="-c listen_addresses=''" start >&2
+	pg_ctl --pgdata="$PGDATA" --wait --timeout=60 --options="-c listen_addresses='' ${1:-}" start >&2
 	trap pgq_temp_server_stop EXIT
 }
 
@@ -151,7 +156,7 @@ pgq_create_secret_lookup() {
 
 # Setup that follows the role and the database, in order. A step is only ever appended, and is
 # safe to repeat: a cluster made by an older image runs the ones it has not had at its next start.
-pgq_setup_steps=(pgq_create_secret_lookup)
+pgq_setup_steps=(pgq_create_secret_lookup pgq_pgbackrest_stanza_step)
 
 # pgq_run_setup_steps DONE: every step after the first DONE.
 pgq_run_setup_steps() {
@@ -216,14 +221,29 @@ pgq_confirm_identity() {
 	pgq_record_identity
 }
 
+# A restored cluster (recovery.signal) replays WAL from the archive and promotes itself; pg_ctl
+# --wait returns before that, when it takes read-only logins. Nothing can be set up until then.
+pgq_wait_recovered() {
+	[[ -e $PGDATA/recovery.signal ]] || return 0
+	pgq_log "$PGDATA is being recovered (recovery.signal: a restore): waiting until it has replayed the archived WAL and is promoted"
+	pgq_wait_promoted "" || pgq_die "the restored cluster in $PGDATA did not finish its recovery (the server's log above says why)"
+	pgq_log "recovery finished: the cluster is promoted"
+}
+
 # Runs on a server that only the socket reaches, so no client sees the cluster half set up.
 pgq_prepare_existing() {
 	local steps
 	steps=$(pgq_setup_done)
-	if pgq_identity_matches && ((steps >= ${#pgq_setup_steps[@]})); then
+	if pgq_identity_matches && ((steps >= ${#pgq_setup_steps[@]})) && ! pgq_pgbackrest_stanza_missing; then
 		return 0
 	fi
 	pgq_temp_server_start
+	pgq_wait_recovered
+	# First, so that the segments this server ends (its stop ends one) can be archived.
+	if pgq_pgbackrest_stanza_missing; then
+		pgq_log "the pgBackRest repository $PGBACKREST_REPO1_PATH has no stanza '$PGBACKREST_STANZA' (a new or emptied backup volume): creating it"
+		pgq_pgbackrest_stanza_create
+	fi
 	pgq_identity_matches || pgq_confirm_identity
 	if ((steps < ${#pgq_setup_steps[@]})); then
 		pgq_log "adding what this image sets up that $PGDATA does not have yet (steps $((steps + 1)) to ${#pgq_setup_steps[@]})"
@@ -244,13 +264,26 @@ pgq_mark_initialized() {
 pgq_initialize() {
 	pgq_init_database_dir
 	pgq_render_config
-	pgq_temp_server_start
+	# Without archiving: a new cluster has no backup that its WAL could be needed for, and the
+	# stop of an archiving server ends its segment and archives it, which takes a moment. The
+	# segment it was writing is archived by the server that follows, once full.
+	pgq_temp_server_start "-c archive_mode=off"
+	# Before the server archives anything: until the stanza exists, archiving fails and WAL piles up.
+	pgq_pgbackrest_stanza_create
 	pgq_create_user_and_database
 	pgq_run_setup_steps 0
 	pgq_process_init_files
 	pgq_temp_server_stop
 	pgq_mark_initialized
 	pgq_log "first start complete: role $POSTGRES_USER owns database $POSTGRES_DB"
+}
+
+# pgBackRest writes backup.manifest into the directory it restores into first and removes it last:
+# a directory that still has it is not a whole cluster (pgbackrest.sh restores elsewhere and
+# renames, so only a restore run by other means can leave one).
+pgq_refuse_unfinished_restore() {
+	[[ -e $PGDATA/backup.manifest ]] || return 0
+	pgq_die --status "$PGQ_EXIT_CONFIG" "$PGDATA holds backup.manifest: a pgBackRest restore into it did not finish, and the server must not run on it. Restore again into an empty PGDATA (pgbackrest.sh restore), or put back the data directory moved aside before it"
 }
 
 pgq_main() {
@@ -262,10 +295,14 @@ pgq_main() {
 		exec "$@"
 	fi
 	pgq_setup_env
+	pgq_pgbackrest_setup_env
 	pgq_prepare_socket_dir
 	pgq_read_password
 	pgq_store_current_password
+	pgq_pgbackrest_write_config
+	pgq_pgbackrest_prepare_volumes
 	pgq_setup_tls
+	pgq_refuse_unfinished_restore
 	if pgq_is_initialized; then
 		pgq_render_config
 		pgq_prepare_existing

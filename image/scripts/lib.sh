@@ -221,3 +221,59 @@ pgq_wait_accepting() {
 pgq_check_wait_seconds() {
 	[[ $1 =~ ^[0-9]{1,4}$ ]] || pgq_die "--wait takes a whole number of seconds, not '$1'"
 }
+
+# Sizes and times in the lines the scripts print (backup.sh, pgbackrest.sh).
+# "13.6 MiB" for 14304847.
+pgq_human_bytes() {
+	local bytes=$1 unit=0 scaled
+	local -a units=(B KiB MiB GiB TiB)
+	scaled=$((bytes * 10))
+	while ((scaled >= 10240 && unit < 4)); do
+		scaled=$((scaled / 1024))
+		unit=$((unit + 1))
+	done
+	if ((unit == 0)); then
+		printf '%d B\n' "$bytes"
+	else
+		printf '%d.%d %s\n' $((scaled / 10)) $((scaled % 10)) "${units[unit]}"
+	fi
+}
+
+# Seconds since START (an $EPOCHREALTIME), with two decimals.
+pgq_elapsed() {
+	local start=$1 now=$EPOCHREALTIME micros
+	micros=$((10#${now//[.,]/} - 10#${start//[.,]/}))
+	printf '%d.%02d\n' $((micros / 1000000)) $((micros % 1000000 / 10000))
+}
+
+# Succeeds while a server runs on PGDATA (its postmaster.pid names a live process). Meaningful
+# only where the server's processes are visible: in its own container, or on the same host.
+pgq_server_running() {
+	pg_ctl --pgdata="$PGDATA" status >/dev/null 2>&1
+}
+
+# pgq_wait_promoted [SECONDS]: waits until the server on the socket has left recovery. A restored
+# cluster replays WAL from the archive and then promotes, and both pg_ctl --wait and a hot
+# standby's first logins come before that. Says every 30 s how far the replay has come. Fails when
+# the server stops first (recovery can end in an error, e.g. a target beyond the archived WAL: the
+# server's log says why), or when SECONDS pass; without SECONDS it waits as long as recovery takes.
+pgq_wait_promoted() {
+	local limit=${1:-} start=$SECONDS next_note=$((SECONDS + 30)) state
+	while :; do
+		if state=$(pgq_superuser_psql --dbname=postgres --tuples-only --no-align --command="SELECT CASE WHEN pg_is_in_recovery() THEN concat_ws(' ', 'replayed up to', pg_last_wal_replay_lsn(), 'of', to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"')) ELSE 'promoted' END" 2>/dev/null); then
+			[[ $state == promoted ]] && return 0
+		elif ! pgq_server_running; then
+			pgq_log "the server stopped before it left recovery: its log says why"
+			return 1
+		fi
+		if [[ -n $limit ]] && ((SECONDS - start >= limit)); then
+			pgq_log "the server is still in recovery after $limit s (${state:-not accepting connections yet})"
+			return 1
+		fi
+		if ((SECONDS >= next_note)); then
+			pgq_log "waiting for the server to finish recovery: ${state:-not accepting connections yet}"
+			next_note=$((SECONDS + 30))
+		fi
+		sleep 0.2
+	done
+}

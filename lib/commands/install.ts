@@ -76,7 +76,7 @@ export async function install(context: Context, options: InstallOptions = {}): P
   // Also when nothing changed but systemd never loaded the service: an earlier install wrote the
   // files and failed before it reloaded.
   if (toWrite.length > 0 || !host.loaded) plan.push({ kind: 'run', argv: systemctl(config.rootless, 'daemon-reload') });
-  if (names.backupTimer && !host.timerEnabled) plan.push({ kind: 'run', argv: systemctl(config.rootless, 'enable', '--now', names.backupTimer) });
+  for (const timer of host.timersToEnable) plan.push({ kind: 'run', argv: systemctl(config.rootless, 'enable', '--now', timer) });
 
   const changedNow = staleUnits(config, toWrite, host.active);
   const stale = [names.service, names.pool].filter((unit): unit is string => unit !== undefined && (changedNow.includes(unit) || host.stale.includes(unit)));
@@ -125,7 +125,8 @@ interface HostState {
   readonly podman: boolean;
   readonly secretExists: boolean;
   readonly loaded: boolean;
-  readonly timerEnabled: boolean;
+  /** The backup timers the config has that are not enabled yet. */
+  readonly timersToEnable: readonly string[];
   /** The service units that run now. */
   readonly active: ReadonlySet<string>;
   /** Of those, the ones already on older units than their files (an install without --now). */
@@ -152,7 +153,7 @@ async function inspectHost(context: Context, names: ReturnType<typeof unitNames>
   }
   const units = new Systemctl(runner, config.rootless);
   const state = await units.show(names.service, ['LoadState']).catch((error: unknown) => missing('systemctl', error));
-  if (state === false) return { podman, secretExists: false, loaded: false, timerEnabled: false, active: new Set(), stale: [] };
+  if (state === false) return { podman, secretExists: false, loaded: false, timersToEnable: timers(names), active: new Set(), stale: [] };
   const active = new Set<string>();
   for (const unit of [names.service, ...(names.pool ? [names.pool] : [])]) {
     if ((await units.show(unit, ['ActiveState'])).ActiveState === 'active') active.add(unit);
@@ -161,10 +162,20 @@ async function inspectHost(context: Context, names: ReturnType<typeof unitNames>
     podman,
     secretExists,
     loaded: state.LoadState === 'loaded',
-    timerEnabled: names.backupTimer ? await units.isEnabled(names.backupTimer) : true,
+    timersToEnable: await filterAsync(timers(names), async (timer) => !(await units.isEnabled(timer))),
     active,
     stale: await staleServices(units, context.paths.quadletDir, [...active]),
   };
+}
+
+function timers(names: ReturnType<typeof unitNames>): string[] {
+  return [names.backupTimer, names.fullBackupTimer].filter((timer): timer is string => timer !== undefined);
+}
+
+async function filterAsync<T>(items: readonly T[], keep: (item: T) => Promise<boolean>): Promise<T[]> {
+  const kept: T[] = [];
+  for (const item of items) if (await keep(item)) kept.push(item);
+  return kept;
 }
 
 /** The cluster on the data volume answers to the database and role it was made for: a config

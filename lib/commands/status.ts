@@ -12,8 +12,8 @@ import { expectedSettings, settingDrift, type SettingDrift } from '../core/setti
 import type { Context } from '../context.js';
 import { databaseFacts, poolFacts, type DatabaseFacts, type PoolFacts } from '../host/database-facts.js';
 import { Podman } from '../host/podman.js';
-import { staleServices, Systemctl } from '../host/systemctl.js';
-import { backups, type Backup } from './backups.js';
+import { staleServices, Systemctl, systemdTime } from '../host/systemctl.js';
+import { backups, type BackupSet } from './backups.js';
 
 export interface UnitState {
   readonly unit: string;
@@ -39,9 +39,12 @@ export interface Status {
   readonly health: string | null;
   /** Running units started before their unit files last changed: they run the old config. */
   readonly stale: string[];
-  readonly timer: TimerState | null;
-  /** The newest complete backup in the backup volume; null when there is none or the container is not running. */
-  readonly newestBackup: Backup | null;
+  /** The backup timers (scheduled and full), when backups are scheduled. */
+  readonly timers: TimerState[];
+  /** The newest pgBackRest backup; null when there is none or the container is not running. */
+  readonly newestBackup: BackupSet | null;
+  /** The oldest and newest time a restore can reach. */
+  readonly recoveryWindow: { readonly from: string | null; readonly to: string | null } | null;
   readonly database: DatabaseFacts | null;
   /** Settings the server has otherwise than the config says. */
   readonly drift: SettingDrift[];
@@ -65,7 +68,7 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
   const user = config.rootless ? ' --user' : '';
 
   const units: UnitState[] = [];
-  for (const unit of [names.service, names.pool, names.network, names.dataVolume, names.backupVolume, names.backupService, names.backupTimer]) {
+  for (const unit of Object.values(names)) {
     if (unit === undefined) continue;
     const shown = await systemctl.show(unit, ['LoadState', 'ActiveState', 'SubState']);
     const state = { unit, load: shown.LoadState ?? '', active: shown.ActiveState ?? '', sub: shown.SubState ?? '' };
@@ -84,18 +87,27 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
     problems.push(`${stale.join(' and ')} ${stale.length === 1 ? 'runs' : 'run'} on older units than the installed files: apply them with pg-quadlet install --now, or systemctl${user} restart ${names.service}`);
   }
 
-  const timer = names.backupTimer ? await timerState(systemctl, names.backupTimer, names.backupService) : null;
-  if (timer && timer.active !== 'active') problems.push(`${timer.unit} is ${timer.active || 'unknown'}: backups are not scheduled`);
-  if (timer && timer.lastResult !== '' && timer.lastResult !== 'success') problems.push(`the last backup failed (${timer.lastResult}): see journalctl${user} -u ${names.backupService}`);
+  const timers: TimerState[] = [];
+  for (const [timer, service] of [[names.backupTimer, names.backupService], [names.fullBackupTimer, names.fullBackupService]] as const) {
+    if (timer === undefined) continue;
+    const state = await timerState(systemctl, timer, service);
+    timers.push(state);
+    if (state.active !== 'active') problems.push(`${timer} is ${state.active || 'unknown'}: backups are not scheduled`);
+    if (state.lastResult !== '' && state.lastResult !== 'success') problems.push(`the last backup failed (${state.lastResult}): see journalctl${user} -u ${service}`);
+  }
 
-  let newestBackup: Backup | null = null;
+  let newestBackup: BackupSet | null = null;
+  let recoveryWindow: Status['recoveryWindow'] = null;
   let database: DatabaseFacts | null = null;
   let drift: SettingDrift[] = [];
   let password: string | undefined;
   const secret = async () => (password ??= await podman.secretValue(config.passwordSecret));
   if (isActive(names.service)) {
     try {
-      newestBackup = (await backups(context))[0] ?? null;
+      const repository = await backups(context);
+      newestBackup = repository.backups[0] ?? null;
+      recoveryWindow = repository.recoveryWindow;
+      if (config.backup.enabled) problems.push(...backupAgeProblems(newestBackup, timers[0], names.backupService, user));
     } catch (error) {
       problems.push(`the backups could not be listed: ${(error as Error).message}`);
     }
@@ -103,6 +115,12 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
     try {
       database = await databaseFacts(options.connection ?? defaultConnection(config, config.port, await secret()), { settings: Object.keys(expected) });
       drift = settingDrift(expected, database.settings, Object.fromEntries(database.settings.map((row) => [row.name, row.shown])));
+      const { archiver } = database;
+      if (archiver.failing) {
+        problems.push(
+          `WAL archiving is failing (last failure ${archiver.lastFailedAt}, on ${archiver.lastFailedWal}): WAL piles up in pg_wal on the data volume until it works again; see journalctl${user} -u ${names.service}`,
+        );
+      }
       for (const setting of drift) {
         problems.push(`${setting.name} is ${setting.live} on the server, and the config says ${setting.configured}: restart it to apply (pg-quadlet install --now)`);
       }
@@ -121,7 +139,19 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
       problems.push(`PgBouncer did not answer: ${(error as Error).message}`);
     }
   }
-  return { healthy: problems.length === 0, problems, units, health, stale, timer, newestBackup, database, drift, pool };
+  return { healthy: problems.length === 0, problems, units, health, stale, timers, newestBackup, recoveryWindow, database, drift, pool };
+}
+
+/** No backup, or a newest one older than twice the scheduled backups' interval (read from the
+ * timer's last and next run): the schedule stopped working. */
+function backupAgeProblems(newest: BackupSet | null, timer: TimerState | undefined, service: string, user: string): string[] {
+  if (!newest) return ['there is no backup yet: take one with pg-quadlet backup (the timers take the next)'];
+  const last = systemdTime(timer?.lastRun);
+  const next = systemdTime(timer?.nextRun);
+  if (last === undefined || next === undefined || next <= last) return [];
+  const interval = (next - last) / 1000;
+  if (newest.ageSeconds <= 2 * interval) return [];
+  return [`the newest backup (${newest.label}) is ${formatAge(newest.ageSeconds)} old, more than twice the backup schedule's ${formatAge(Math.round(interval))}: see journalctl${user} -u ${service}`];
 }
 
 async function timerState(systemctl: Systemctl, unit: string, service: string): Promise<TimerState> {
@@ -155,11 +185,13 @@ export function formatStatus(status: Status): string {
   const lines = [status.healthy ? 'healthy' : 'NOT HEALTHY', ''];
   for (const unit of status.units) lines.push(`${unit.unit.padEnd(48)} ${unit.load}/${unit.active}/${unit.sub}`);
   lines.push(`container health: ${status.health ?? 'not running'}`);
-  if (status.timer) {
-    lines.push(`backups: last run ${status.timer.lastRun || 'never'} (${status.timer.lastResult || 'no result yet'}), next ${status.timer.nextRun || 'not scheduled'}`);
+  for (const timer of status.timers) {
+    lines.push(`${timer.unit}: last run ${timer.lastRun || 'never'} (${timer.lastResult || 'no result yet'}), next ${timer.nextRun || 'not scheduled'}`);
   }
   if (status.newestBackup) {
-    lines.push(`newest backup: ${status.newestBackup.name}, ${formatAge(status.newestBackup.ageSeconds)} old, ${formatBytes(status.newestBackup.sizeBytes)}`);
+    const window = status.recoveryWindow;
+    lines.push(`newest backup: ${status.newestBackup.label} (${status.newestBackup.type}), ${formatAge(status.newestBackup.ageSeconds)} old, ${formatBytes(status.newestBackup.storedBytes)} stored`);
+    if (window?.from) lines.push(`a restore can reach any time from ${window.from} to ${window.to ?? window.from}`);
   } else if (status.health !== null) {
     lines.push('newest backup: none found');
   }
@@ -169,6 +201,7 @@ export function formatStatus(status: Status): string {
       '',
       `PostgreSQL ${db.version}, up ${formatAge(db.uptimeSeconds)}, database ${formatBytes(db.sizeBytes)}`,
       `connections ${db.connections} of ${db.maxConnections}, cache hit ratio ${db.cacheHitRatio === null ? 'n/a' : `${(db.cacheHitRatio * 100).toFixed(2)}%`}`,
+      `WAL archiving: ${db.archiver.failing ? 'FAILING' : 'ok'}, last archived ${db.archiver.lastArchivedWal ?? 'nothing yet'}${db.archiver.lastArchivedAt ? ` at ${db.archiver.lastArchivedAt}` : ''}${db.archiver.failedCount > 0 ? `, ${db.archiver.failedCount} failed attempts` : ''}`,
     );
     if (db.topStatements && db.topStatements.length > 0) {
       lines.push('top statements by total time:');

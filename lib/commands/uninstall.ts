@@ -38,8 +38,10 @@ export async function uninstall(context: Context, options: UninstallOptions = {}
   const { config, paths, runner } = context;
   const dryRun = options.dryRun ?? false;
   const names = unitNames(config);
+  // Every timer a config can have, on or off now: an earlier install may have enabled it.
+  const timers = [`${config.name}-backup.timer`, `${config.name}-backup-full.timer`];
   const plan: Action[] = [
-    { kind: 'run', argv: systemctl(config.rootless, 'disable', '--now', `${config.name}-backup.timer`), nothingToDo: NOT_LOADED },
+    ...timers.map((timer): Action => ({ kind: 'run', argv: systemctl(config.rootless, 'disable', '--now', timer), nothingToDo: NOT_LOADED })),
     { kind: 'run', argv: systemctl(config.rootless, 'stop', names.service), nothingToDo: NOT_LOADED },
   ];
   const removed: string[] = [];

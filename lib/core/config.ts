@@ -14,16 +14,29 @@ export interface TlsConfig {
   readonly certificatesDir: string;
 }
 
+/** pgBackRest's backup types: a differential holds what changed since the last full backup, an
+ * incremental what changed since the last backup of any type. */
+export type BackupType = 'diff' | 'incr';
+
 export interface BackupConfig {
-  /** Turn the scheduled backup timer off (the backup service can still be started by hand). */
+  /** Turn the scheduled backup timers off (the backup services can still be started by hand). */
   readonly enabled: boolean;
-  /** When backups run: 5-field cron (`0 2 * * *`, the spec's form) or a systemd calendar
-   * expression (`*-*-* 02:00:00`), converted to `OnCalendar=`. */
+  /** When the scheduled backups of `type` run: 5-field cron (`0 2 * * *`, the spec's form) or a
+   * systemd calendar expression (`*-*-* 02:00:00`), converted to `OnCalendar=`. */
   readonly schedule: string;
-  /** Backups older than this many days are removed after a successful backup. */
+  /** What those are: `diff` (a restore needs the full and one differential) or `incr` (smaller,
+   * but a restore needs every incremental since the last backup). */
+  readonly type: BackupType;
+  /** When full backups run, in the same forms as `schedule`. */
+  readonly fullSchedule: string;
+  /** Point-in-time recovery reaches back this many days: older backups and WAL are expired (never
+   * the newest full backup). Logical dumps (`pg-quadlet dump`) older than this are removed too. */
   readonly keepDays: number;
-  /** The newest this many good backups are kept whatever their age. */
+  /** The newest this many logical dumps are kept whatever their age. */
   readonly keepMin: number;
+  /** A WAL segment with any change is archived after at most this many seconds: the most recent
+   * work a lost data volume can cost (the recovery point objective). 0 turns the timeout off. */
+  readonly archiveTimeoutSec: number;
   /** Spread start times by up to this many seconds, so many hosts do not all start at once. */
   readonly randomizedDelaySec: number;
 }
@@ -116,9 +129,13 @@ export const DEFAULTS = {
   backup: {
     enabled: true,
     schedule: '0 2 * * *',
+    type: 'diff',
+    // Sunday 01:30, before that day's differential.
+    fullSchedule: '30 1 * * sun',
     keepDays: 7,
     keepMin: 3,
     randomizedDelaySec: 300,
+    archiveTimeoutSec: 60,
   },
   pool: {
     enabled: false,

@@ -26,8 +26,11 @@ export const CONTAINER = {
 export const SCRIPT = {
   entrypoint: `${SCRIPTS}/entrypoint.sh`,
   healthCheck: `${SCRIPTS}/health-check.sh`,
-  backup: `${SCRIPTS}/backup.sh`,
-  restore: `${SCRIPTS}/restore.sh`,
+  /** Logical dumps (pg_dump), and their restore. */
+  dump: `${SCRIPTS}/backup.sh`,
+  dumpRestore: `${SCRIPTS}/restore.sh`,
+  /** Physical backups, WAL archiving and point-in-time recovery (pgBackRest). */
+  pgbackrest: `${SCRIPTS}/pgbackrest.sh`,
   password: `${SCRIPTS}/password.sh`,
   pool: `${SCRIPTS}/pool.sh`,
   poolHealthCheck: `${SCRIPTS}/pool-health-check.sh`,
@@ -47,6 +50,7 @@ export const ENV = {
   domain: 'DOMAIN',
   backupKeepDays: 'BACKUP_KEEP_DAYS',
   backupKeepMin: 'BACKUP_KEEP_MIN',
+  archiveTimeout: 'POSTGRES_ARCHIVE_TIMEOUT',
   poolServerHost: 'POOL_SERVER_HOST',
   poolMode: 'POOL_MODE',
   poolMaxClientConn: 'POOL_MAX_CLIENT_CONN',

@@ -22,7 +22,7 @@ export interface RenderedUnit {
 }
 
 /** What each unit file is for. */
-export type UnitRole = 'service' | 'pool' | 'network' | 'dataVolume' | 'backupVolume' | 'backupService' | 'backupTimer';
+export type UnitRole = 'service' | 'pool' | 'network' | 'dataVolume' | 'backupVolume' | 'backupService' | 'fullBackupService' | 'backupTimer' | 'fullBackupTimer';
 
 /** A unit file a config makes, without its content: where it goes and what systemd calls it. */
 export type UnitFile = Omit<RenderedUnit, 'content'> & { readonly role: UnitRole };
@@ -39,13 +39,16 @@ export function unitFiles(config: ResolvedConfig): UnitFile[] {
     quadlet('dataVolume', `${config.dataVolume}.volume`, `${config.dataVolume}-volume.service`),
     quadlet('backupVolume', `${config.backupVolume}.volume`, `${config.backupVolume}-volume.service`),
     systemd('backupService', `${config.name}-backup.service`),
-    ...(config.backup.enabled ? [systemd('backupTimer', `${config.name}-backup.timer`)] : []),
+    systemd('fullBackupService', `${config.name}-backup-full.service`),
+    ...(config.backup.enabled
+      ? [systemd('backupTimer', `${config.name}-backup.timer`), systemd('fullBackupTimer', `${config.name}-backup-full.timer`)]
+      : []),
   ];
 }
 
 /** The systemd units a config makes, by role. */
-export type UnitNames = { readonly [R in 'service' | 'dataVolume' | 'backupVolume' | 'backupService']: string } & {
-  readonly [R in 'pool' | 'network' | 'backupTimer']?: string;
+export type UnitNames = { readonly [R in 'service' | 'dataVolume' | 'backupVolume' | 'backupService' | 'fullBackupService']: string } & {
+  readonly [R in 'pool' | 'network' | 'backupTimer' | 'fullBackupTimer']?: string;
 };
 
 export function unitNames(config: ResolvedConfig): UnitNames {
@@ -71,8 +74,10 @@ const CONTENT: Readonly<Record<UnitRole, (config: ResolvedConfig, file: Omit<Uni
   network: (config, file) => networkUnit(config, file.fileName),
   dataVolume: (config, file) => volumeUnit(config, file.fileName, config.dataVolume, 'data'),
   backupVolume: (config, file) => volumeUnit(config, file.fileName, config.backupVolume, 'backups'),
-  backupService: (config, file) => backupServiceUnit(config, file.unitName),
-  backupTimer: (config, file) => backupTimerUnit(config, file.unitName),
+  backupService: (config, file) => backupServiceUnit(config, file.unitName, config.backup.type),
+  fullBackupService: (config, file) => backupServiceUnit(config, file.unitName, 'full'),
+  backupTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.schedule, BACKUP_KINDS[config.backup.type]),
+  fullBackupTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.fullSchedule, BACKUP_KINDS.full),
 };
 
 function containerUnit(config: ResolvedConfig, fileName: string): string {
@@ -107,6 +112,7 @@ function containerUnit(config: ResolvedConfig, fileName: string): string {
       ...(config.tls ? { [ENV.domain]: config.tls.domain } : {}),
       [ENV.backupKeepDays]: String(config.backup.keepDays),
       [ENV.backupKeepMin]: String(config.backup.keepMin),
+      [ENV.archiveTimeout]: String(config.backup.archiveTimeoutSec),
     }),
     publishPort: command([`${publishHost(config.bindAddress)}:${config.port}:${CONTAINER.port}`]),
     exec: Object.keys(config.settings).length > 0 ? command(['postgres', ...settingArgs(config.settings)]) : undefined,
@@ -233,20 +239,22 @@ function volumeUnit(config: ResolvedConfig, fileName: string, volumeName: string
   });
 }
 
-function backupServiceUnit(config: ResolvedConfig, unitName: string): string {
+const BACKUP_KINDS = { full: 'full', diff: 'differential', incr: 'incremental' } as const;
+
+function backupServiceUnit(config: ResolvedConfig, unitName: string, type: keyof typeof BACKUP_KINDS): string {
   return renderTemplate('backup.service', {
     dropIn: systemctlEdit(config, unitName),
-    description: unitValue(`Back up PostgreSQL (${config.name})`),
+    description: unitValue(`Take a ${BACKUP_KINDS[type]} backup of PostgreSQL (${config.name})`),
     serviceUnit: unitValue(`${config.name}.service`),
-    execStart: unitWords([PODMAN, 'exec', config.name, SCRIPT.backup]),
+    execStart: unitWords([PODMAN, 'exec', config.name, SCRIPT.pgbackrest, 'backup', type]),
   });
 }
 
-function backupTimerUnit(config: ResolvedConfig, unitName: string): string {
+function backupTimerUnit(config: ResolvedConfig, unitName: string, schedule: string, kind: string): string {
   return renderTemplate('backup.timer', {
     dropIn: systemctlEdit(config, unitName),
-    description: unitValue(`Scheduled backup of PostgreSQL (${config.name})`),
-    onCalendar: toOnCalendar(config.backup.schedule).map((expression) => unitValue(expression)),
+    description: unitValue(`Scheduled ${kind} backup of PostgreSQL (${config.name})`),
+    onCalendar: toOnCalendar(schedule).map((expression) => unitValue(expression)),
     randomizedDelaySec: config.backup.randomizedDelaySec,
   });
 }

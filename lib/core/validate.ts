@@ -146,9 +146,12 @@ const TlsSchema = v.strictObject({
 const BackupSchema = v.strictObject({
   enabled: v.boolean('must be true or false'),
   schedule,
+  type: v.picklist(['diff', 'incr'], 'must be "diff" (differential) or "incr" (incremental)'),
+  fullSchedule: schedule,
   keepDays: integer(1, 3650, 'days of backups to keep'),
   keepMin: integer(1, 1000, 'newest backups always kept'),
   randomizedDelaySec: integer(0, 86400, 'seconds'),
+  archiveTimeoutSec: integer(0, 86400, 'seconds; 0 turns the timeout off'),
 });
 
 const PoolSchema = v.strictObject({

@@ -20,8 +20,21 @@ export interface DatabaseFacts {
   readonly cacheHitRatio: number | null;
   /** The statements with the most total time; null when pg_stat_statements is not installed. */
   readonly topStatements: readonly TopStatement[] | null;
+  /** WAL archiving, from `pg_stat_archiver`. */
+  readonly archiver: ArchiverFacts;
   /** The settings asked for, as `pg_settings` has them. */
   readonly settings: ReadonlyArray<LiveSetting & { readonly shown: string }>;
+}
+
+export interface ArchiverFacts {
+  readonly archivedCount: number;
+  readonly lastArchivedWal: string | null;
+  readonly lastArchivedAt: string | null;
+  readonly failedCount: number;
+  readonly lastFailedWal: string | null;
+  readonly lastFailedAt: string | null;
+  /** The last attempt failed: WAL is piling up in pg_wal until the archive takes it again. */
+  readonly failing: boolean;
 }
 
 export async function databaseFacts(connection: ClientConfig, options: { top?: number; settings?: readonly string[] } = {}): Promise<DatabaseFacts> {
@@ -71,7 +84,21 @@ export async function databaseFacts(connection: ClientConfig, options: { top?: n
       'SELECT name, setting, unit, vartype, current_setting(name) AS shown FROM pg_settings WHERE name = ANY($1::text[]) ORDER BY name',
       [options.settings ?? []],
     );
+    const archiver = await client.query<{
+      archived_count: string; last_archived_wal: string | null; last_archived_time: Date | null;
+      failed_count: string; last_failed_wal: string | null; last_failed_time: Date | null;
+    }>('SELECT archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time FROM pg_stat_archiver');
+    const a = archiver.rows[0];
     return {
+      archiver: {
+        archivedCount: Number(a?.archived_count ?? 0),
+        lastArchivedWal: a?.last_archived_wal ?? null,
+        lastArchivedAt: a?.last_archived_time?.toISOString() ?? null,
+        failedCount: Number(a?.failed_count ?? 0),
+        lastFailedWal: a?.last_failed_wal ?? null,
+        lastFailedAt: a?.last_failed_time?.toISOString() ?? null,
+        failing: a?.last_failed_time != null && (a.last_archived_time == null || a.last_failed_time > a.last_archived_time),
+      },
       settings: settings.rows,
       version: row.version,
       uptimeSeconds: Math.round(row.uptime),

@@ -131,10 +131,10 @@ test('a failed host command is one line; --verbose adds what it printed and the 
     { mode: 0o755 },
   );
   const env = { PATH: `${bin}:/usr/bin:/bin` };
-  const plain = await cli(['backup'], env);
+  const plain = await cli(['dump'], env);
   assert.is(plain.exitCode, 1);
   assert.is(plain.stderr.trim(), 'pg-quadlet: podman exec poststack-postgres /usr/local/bin/backup.sh: exit 1: backup: error: the backup failed (exit 1)');
-  const verbose = await cli(['backup', '--verbose'], env);
+  const verbose = await cli(['dump', '--verbose'], env);
   assert.is(verbose.exitCode, 1);
   assert.match(verbose.stderr, /^\$ podman inspect /m, 'each command run');
   assert.match(verbose.stderr, /--- podman exec poststack-postgres \/usr\/local\/bin\/backup\.sh \(exit 1\) ---\nstdout:\npg_dump: dumping table t\nstderr:\npg_dump: error: could not write: No space left on device\nbackup: error: the backup failed/);

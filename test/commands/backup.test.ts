@@ -1,263 +1,132 @@
-// backup, backups and restore on the command line and in the library: against a recording
-// stand-in for podman, and against the real scripts on a real server (podman exec mapped onto the
-// image's scripts in a Sandbox).
-import { execa } from 'execa';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { suite } from 'uvu';
+// backup, backups, verify, restore (pgBackRest) and what status says of backups, on a recording
+// stand-in for podman and systemctl: the commands run, in which order, and what a failure leaves.
+// pgbackrest.sh itself is tested against real PostgreSQL and pgBackRest in test/backup/, and the
+// whole chain with real Podman and systemd in the end-to-end scenario.
+import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backup, formatBackup } from '../../lib/commands/backup.js';
-import { backups, formatBackups, parseBackupList } from '../../lib/commands/backups.js';
+import { backups, formatBackups, parseInfo } from '../../lib/commands/backups.js';
 import { formatRestore, restore } from '../../lib/commands/restore.js';
-import { formatStatus, status } from '../../lib/commands/status.js';
+import { status } from '../../lib/commands/status.js';
+import { verify } from '../../lib/commands/verify.js';
 import { contextFor } from '../../lib/context.js';
-import type { CommandResult, Runner, RunOptions } from '../../lib/host/runner.js';
-import { CONTAINER, isPgQuadletError, resolveConfig, unitNames } from '../../lib/index.js';
-import { PG_BIN, sandboxMissing, withSandbox, type Sandbox } from '../image/sandbox.js';
-import { backupDir, backupEnv, fingerprint, makeBackupDir } from '../backup/support.js';
-import { FakeHost } from '../support/fake-host.js';
-import { skipUnless } from '../support/skip.js';
+import { isPgQuadletError, resolveConfig, unitNames } from '../../lib/index.js';
+import { FakeHost, ok } from '../support/fake-host.js';
 
 const config = resolveConfig();
-const NOW = Date.parse('2026-11-27T12:00:00Z');
-const LIST = '1795744800\t14304847\tpoststack_20261127T020000Z\n1795658400\t14200000\tpoststack_20261126T020000Z\n';
-const ok = (stdout: string, stderr = ''): CommandResult => ({ exitCode: 0, stdout, stderr });
 const names = unitNames(config);
-const allUnits = Object.values(names).filter((unit): unit is string => unit !== undefined);
-/** A host where the service runs, as after install --now. */
-const runningHost = () => new FakeHost().running(...allUnits);
-const on = (runner: Runner) => contextFor(config, { runner });
-
-const fake = suite('backup commands on a recorded host');
-
-fake('backups lists what backup.sh list reports, newest first, with age and size', async () => {
-  const host = runningHost();
-  host.execs.set('/usr/local/bin/backup.sh list', ok(LIST));
-  const list = await backups(on(host), { now: NOW });
-  assert.equal(list, [
-    { name: 'poststack_20261127T020000Z', takenAt: '2026-11-27T02:00:00.000Z', ageSeconds: 36000, sizeBytes: 14304847 },
-    { name: 'poststack_20261126T020000Z', takenAt: '2026-11-26T02:00:00.000Z', ageSeconds: 122400, sizeBytes: 14200000 },
-  ]);
-  assert.equal(host.calls.map((call) => call.command).at(-1), 'podman exec poststack-postgres /usr/local/bin/backup.sh list');
-  assert.is(
-    formatBackups(list),
-    [
-      'NAME                        TAKEN (UTC)           AGE             SIZE',
-      'poststack_20261127T020000Z  2026-11-27T02:00:00Z  10 h 0 min ago  13.6 MiB',
-      'poststack_20261126T020000Z  2026-11-26T02:00:00Z  1 d 10 h ago    13.5 MiB',
-    ].join('\n'),
-  );
-  assert.match(formatBackups([]), /No backups yet/);
-  assert.throws(() => parseBackupList('garbage\n'), /unexpected line from backup.sh list/);
+const NOW = Date.parse('2026-11-29T12:00:00Z');
+const at = (iso: string) => Date.parse(iso) / 1000;
+const set = (label: string, type: string, stop: string, delta: number) => ({
+  label, type, timestamp: { start: at(stop) - 5, stop: at(stop) }, info: { size: 800_000_000, repository: { size: 40_000_000, delta } }, database: { id: 1, 'repo-key': 1 },
 });
+const INFO = JSON.stringify([{ name: 'main', backup: [set('20261122-013000F', 'full', '2026-11-22T01:30:05Z', 39_000_000), set('20261122-013000F_20261129-020000D', 'diff', '2026-11-29T02:00:05Z', 2_000_000)] }]);
+const BACKUP_LINE = 'pgbackrest.sh: backup 20261129-020000F_20261129-120000D (diff), 763 MiB (800000000 bytes), stored 1.9 MiB (2000000 bytes) in 3.61 s; kept 3, expired 1 (20261115-013000F)';
+const RESTORE_LINE = 'pgbackrest.sh: restored 20261122-013000F_20261129-020000D into /data/postgres/pgdata, to the end of the archived WAL, in 4.10 s; the next start replays WAL from the archive and promotes (pgbackrest.sh wait-promoted)';
+const ASIDE = '/data/postgres/pgdata.before-restore-20261129T120000Z';
 
-fake('backup runs backup.sh in the container and reports its file, size and time; a failure says why', async () => {
-  const host = runningHost();
-  host.execs.set('/usr/local/bin/backup.sh', ok('backup: wrote poststack_20261127T020000Z, 13.6 MiB (14304847 bytes) in 5.31 s; kept 3, removed 2 (poststack_20261101T020000Z poststack_20261031T020000Z)'));
-  const result = await backup(on(host));
-  assert.equal(result, { name: 'poststack_20261127T020000Z', sizeBytes: 14304847, seconds: 5.31, kept: 3, removed: ['poststack_20261101T020000Z', 'poststack_20261031T020000Z'] });
-  assert.is(formatBackup(result), 'Backed up to poststack_20261127T020000Z: 13.6 MiB in 5.3 s (3 kept; removed 2 expired: poststack_20261101T020000Z, poststack_20261031T020000Z).');
-  assert.equal(host.calls.map((call) => call.command).at(-1), 'podman exec poststack-postgres /usr/local/bin/backup.sh');
-
-  host.execs.set('/usr/local/bin/backup.sh', { exitCode: 1, stdout: '', stderr: 'pg_dump: error: could not write\nbackup: error: the backup failed (exit 1): no backup was written and none was removed' });
-  const error = await backup(on(host)).then(() => undefined, (e: unknown) => e);
-  assert.ok(isPgQuadletError(error, 'PG_QUADLET_COMMAND'));
-  assert.match((error as Error).message, /exit 1: backup: error: the backup failed \(exit 1\): no backup was written and none was removed$/);
-});
-
-fake('restore --latest restores the newest backup, streams progress and reports where the old database went', async () => {
-  const host = runningHost();
-  host.execs.set('/usr/local/bin/backup.sh list', ok(LIST));
-  host.execs.set(
-    '/usr/local/bin/restore.sh poststack_20261127T020000Z',
-    ok(
-      'restore: restored poststack_20261127T020000Z into poststack in 12.34 s; the database as it was is kept as poststack_pre_restore_20261127_120000 (connections refused; DROP DATABASE it once the restore is checked)',
-      'restore: checking /data/postgres/backups/poststack_20261127T020000Z\nrestore: [1/2] TABLE t\nrestore: [2/2] TABLE DATA t',
-    ),
-  );
-  const progress: string[] = [];
-  const questions: string[] = [];
-  const confirm = async (question: string) => (questions.push(question), true);
-  const result = await restore(on(host), { latest: true, confirm, onProgress: (line) => progress.push(line) });
-  assert.match(questions[0] ?? '', /^Restore poststack_20261127T020000Z \(taken .* ago, 13\.6 MiB\) into the database poststack\?/);
-  assert.equal(progress, ['restore: checking /data/postgres/backups/poststack_20261127T020000Z', 'restore: [1/2] TABLE t', 'restore: [2/2] TABLE DATA t']);
-  assert.equal(result, { source: 'poststack_20261127T020000Z', database: 'poststack', seconds: 12.34, keptAs: 'poststack_pre_restore_20261127_120000', container: 'poststack-postgres' });
-  assert.match(formatRestore(result), /podman exec poststack-postgres psql -U postgres -c 'DROP DATABASE poststack_pre_restore_20261127_120000'/);
-
-  const unconfirmed = await restore(on(host), { latest: true }).then(() => undefined, (e: unknown) => e);
-  assert.ok(isPgQuadletError(unconfirmed, 'PG_QUADLET_NOT_CONFIRMED'));
-  assert.is((unconfirmed as Error).message, 'nothing was restored (answer yes, or pass --yes)');
-  const empty = new FakeHost().running(...allUnits);
-  const none = await restore(on(empty), { latest: true, yes: true }).then(() => '', (e: Error) => e.message);
-  assert.match(none, /there is no backup to restore in poststack-postgres-backups/);
-});
-
-fake('backup, backups and restore say in one line that the service is not running, and how to start it', async () => {
-  for (const run of [(host: FakeHost) => backup(on(host)), (host: FakeHost) => backups(on(host)), (host: FakeHost) => restore(on(host), { latest: true, yes: true })]) {
-    const host = new FakeHost();
-    const error = await run(host).then(() => undefined, (e: unknown) => e);
-    assert.ok(isPgQuadletError(error, 'PG_QUADLET_NOT_RUNNING'));
-    assert.is((error as Error).message, 'poststack-postgres is not running: start it with systemctl start poststack-postgres.service');
-    assert.not.ok(host.calls.some((call) => call.command.startsWith('podman exec')), 'nothing was run in a container');
-  }
-  const rootless = new FakeHost();
-  const error = await backup(contextFor(resolveConfig({ rootless: true }), { runner: rootless })).then(() => undefined, (e: Error) => e);
-  assert.match(error?.message ?? '', /start it with systemctl --user start poststack-postgres\.service$/);
-});
-
-fake('status shows the newest backup, and says so when the backups cannot be listed', async () => {
-  const host = runningHost();
-  host.execs.set('/usr/local/bin/backup.sh list', ok(LIST));
-  const connection = { host: '127.0.0.1', port: 1, connectionTimeoutMillis: 200 };
-  const seen = await status(on(host), { connection });
-  assert.is(seen.newestBackup?.name, 'poststack_20261127T020000Z');
-  assert.match(formatStatus(seen), /newest backup: poststack_20261127T020000Z, .* old, 13\.6 MiB/);
-
-  host.execs.set('/usr/local/bin/backup.sh list', { exitCode: 1, stdout: '', stderr: 'backup: error: POSTGRES_BACKUP_DIR is missing' });
-  const broken = await status(on(host), { connection });
-  assert.is(broken.newestBackup, null);
-  assert.ok(broken.problems.some((problem) => problem.startsWith('the backups could not be listed: ')), broken.problems.join('\n'));
-});
-
-fake.run();
-
-const BIN = path.resolve(import.meta.dirname, '../../bin/pg-quadlet.ts');
-const cli = (args: string[]) => execa(process.execPath, ['--import', 'tsx', BIN, ...args], { reject: false, stdin: 'ignore' });
-const commandLine = suite('backup commands on the command line');
-
-commandLine('--help lists backup, backups and restore; restore needs a backup or --latest', async () => {
-  const help = await cli(['--help']);
-  for (const command of ['backup', 'backups', 'restore [backup]']) assert.ok(help.stdout.includes(`pg-quadlet ${command} `), command);
-  const restoreHelp = await cli(['restore', '--help']);
-  assert.match(restoreHelp.stdout, /--latest[\s\S]*--yes[\s\S]*pg-quadlet restore --latest/);
-  for (const args of [['restore'], ['restore', 'x', '--latest']]) {
-    const result = await cli(args);
-    assert.is(result.exitCode, 2, args.join(' '));
-    assert.match(result.stderr, /give a backup to restore, or --latest \(not both\)/);
-  }
-});
-
-commandLine.run();
-
-/** `podman exec <container> /usr/local/bin/<script> ...` run as the Sandbox runs the image's
- * scripts, `podman cp` and `podman exec ... rm` onto the sandbox's backup directory, which stands
- * for the container's. */
-function sandboxRunner(box: Sandbox): Runner & { execs: string[] } {
-  const execs: string[] = [];
-  const inBox = (containerPath: string) => path.join(backupDir(box), path.relative(CONTAINER.backupDir, containerPath));
-  return {
-    execs,
-    async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
-      // The sandbox's server stands for the running container.
-      if (file === 'podman' && args[0] === 'inspect') return { exitCode: 0, stdout: 'true', stderr: '' };
-      if (file === 'podman' && args[0] === 'cp') {
-        const [source, destination] = args.slice(-2) as [string, string];
-        execs.push(args.join(' '));
-        const copy = inBox(destination.slice(`${config.name}:`.length));
-        fs.cpSync(source, copy, { recursive: true });
-        await execa('chown', ['-R', 'postgres:postgres', copy]);
-        return { exitCode: 0, stdout: '', stderr: '' };
-      }
-      const [verb, container, command, ...rest] = args;
-      if (file === 'podman' && verb === 'exec' && container === config.name && command === 'rm') {
-        execs.push(['rm', ...rest].join(' '));
-        fs.rmSync(inBox(rest.at(-1) as string), { recursive: true, force: true });
-        return { exitCode: 0, stdout: '', stderr: '' };
-      }
-      if (file !== 'podman' || verb !== 'exec' || container !== config.name || !command?.startsWith('/usr/local/bin/')) {
-        return { exitCode: 125, stdout: '', stderr: `not a podman exec of a script: ${file} ${args.join(' ')}` };
-      }
-      execs.push([path.basename(command), ...rest].join(' '));
-      const boxArgs = rest.map((arg) => (arg.startsWith(`${CONTAINER.backupDir}/`) ? inBox(arg) : arg));
-      const result = await box.runAsPostgres(path.join(box.paths.scripts, path.basename(command)), boxArgs, { env: backupEnv(box) });
-      // The scripts speak of the container's paths, as they would in the container.
-      const inContainer = (text: unknown) => String(text).replaceAll(backupDir(box), CONTAINER.backupDir);
-      const stderr = inContainer(result.stderr);
-      if (options.onStderrLine) for (const line of stderr.split('\n').filter(Boolean)) options.onStderrLine(line);
-      return { exitCode: result.exitCode ?? 1, stdout: inContainer(result.stdout), stderr };
-    },
-  };
+function host(): FakeHost {
+  const fake = new FakeHost().running(...Object.values(names).filter((unit): unit is string => unit !== undefined));
+  fake.execs.set('/usr/local/bin/pgbackrest.sh info', ok(INFO));
+  fake.execs.set('/usr/local/bin/pgbackrest.sh backup diff', ok(BACKUP_LINE));
+  fake.execs.set('/usr/local/bin/pgbackrest.sh backup full', ok(BACKUP_LINE.replace('(diff)', '(full)')));
+  fake.execs.set('/usr/local/bin/pgbackrest.sh wait-promoted 600', ok('pgbackrest.sh: the server is out of recovery'));
+  fake.oneShots.set('/usr/local/bin/pgbackrest.sh set-aside', ok(`${ASIDE}\n`));
+  fake.oneShots.set('/usr/local/bin/pgbackrest.sh restore --latest', ok(RESTORE_LINE));
+  fake.oneShots.set(`/usr/local/bin/pgbackrest.sh put-back ${ASIDE}`, ok(''));
+  return fake;
 }
+const on = (runner: FakeHost) => contextFor(config, { runner });
 
-const live = skipUnless(suite('backup commands against the real scripts'), sandboxMissing(), 'backup commands against PostgreSQL 15');
-
-live('backup, backups and restore --latest work end to end through podman exec', async () => {
-  await withSandbox(async (box) => {
-    makeBackupDir(box);
-    await box.startReady();
-    await box.query('CREATE TABLE t AS SELECT generate_series(1, 1000) AS n');
-    const runner = sandboxRunner(box);
-    const before = await fingerprint(box);
-    const taken = await backup(on(runner));
-    assert.match(taken.name, /^poststack_\d{8}T\d{6}Z$/);
-    assert.ok(taken.sizeBytes > 1000);
-
-    const list = await backups(on(runner));
-    assert.equal(list.map((item) => [item.name, item.sizeBytes]), [[taken.name, taken.sizeBytes]]);
-    assert.ok(list[0] && list[0].ageSeconds < 60);
-
-    await box.query('DELETE FROM t');
-    const progress: string[] = [];
-    const result = await restore(on(runner), { latest: true, yes: true, onProgress: (line) => progress.push(line) });
-    assert.is(result.source, taken.name);
-    assert.match(result.keptAs ?? '', /^poststack_pre_restore_\d{8}_\d{6}$/);
-    assert.ok(progress.some((line) => /^restore: \[\d+\/\d+\] TABLE DATA t$/.test(line)), progress.join('\n'));
-    assert.equal(await fingerprint(box), before);
-    assert.equal(runner.execs, ['backup.sh', 'backup.sh list', 'backup.sh list', `restore.sh ${taken.name}`]);
-  });
+test("backup takes the config's type in the running container (full on request) and reports label, sizes and what expired", async () => {
+  const fake = host();
+  const result = await backup(on(fake));
+  assert.equal(result, { label: '20261129-020000F_20261129-120000D', type: 'diff', sizeBytes: 800_000_000, storedBytes: 2_000_000, seconds: 3.61, kept: 3, expired: ['20261115-013000F'] });
+  assert.is(formatBackup(result), 'Took the differential backup 20261129-020000F_20261129-120000D of 762.9 MiB, stored as 1.9 MiB, in 3.6 s (3 in the repository; expired 1: 20261115-013000F).');
+  assert.is(fake.calls.at(-1)?.command, 'podman exec poststack-postgres /usr/local/bin/pgbackrest.sh backup diff');
+  assert.is((await backup(on(fake), { type: 'full' })).type, 'full');
 });
 
-live("restore FILE takes the spec's pg_dump | gzip from this host: copied in under a hidden name, restored, removed", async () => {
-  await withSandbox(async (box) => {
-    makeBackupDir(box);
-    await box.startReady();
-    await box.query('CREATE TABLE t AS SELECT generate_series(1, 1000) AS n');
-    const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-quadlet-host-'));
-    try {
-      const spec = path.join(hostDir, 'backup_20260101_020000.sql.gz');
-      const dump = await execa('bash', ['-c', `set -o pipefail; ${PG_BIN}/pg_dump -h 127.0.0.1 -p ${box.port} -U poststack poststack | gzip > "$1"`, 'dump', spec], {
-        env: { PGPASSWORD: box.password },
-      });
-      assert.is(dump.exitCode, 0);
-      const before = await fingerprint(box);
-      await box.query('DROP TABLE t');
-      const runner = sandboxRunner(box);
-
-      const progress: string[] = [];
-      const questions: string[] = [];
-      const confirm = async (question: string) => (questions.push(question), true);
-      const result = await restore(on(runner), { source: path.relative(process.cwd(), spec), confirm, onProgress: (line) => progress.push(line) });
-      assert.match(questions[0] ?? '', new RegExp(`^Restore ${spec} \\(a file on this host\\) into the database poststack`), 'a relative host path, made absolute');
-      assert.is(result.source, spec, 'the report names the host file');
-      assert.equal(await fingerprint(box), before, 'the table is back');
-      assert.is(progress[0], `restore: copying ${spec} into the container`);
-      const [list, cp, restored, rm] = runner.execs;
-      assert.is(list, 'backup.sh list');
-      assert.match(cp ?? '', new RegExp(`^cp -- ${spec} poststack-postgres:/data/postgres/backups/\\.upload-[0-9a-f-]{36}\\.sql\\.gz$`));
-      const copy = (cp ?? '').split(':').at(-1);
-      assert.equal([restored, rm], [`restore.sh ${copy}`, `rm -rf -- ${copy}`]);
-      assert.equal(fs.readdirSync(backupDir(box)).filter((name) => !name.startsWith('.lock')), [], 'the copy is gone; no backup was added');
-      assert.ok(fs.existsSync(spec), "the host's file stays");
-
-      const notes = path.join(hostDir, 'notes.txt');
-      fs.writeFileSync(notes, 'not a backup');
-      const refused = await restore(on(runner), { source: notes, yes: true }).then(() => 'restored', (e: Error) => e.message);
-      assert.is(refused, `${notes} is neither a backup directory nor a *.sql.gz file: nothing was restored`);
-
-      // A damaged file: refused once, as the error, naming the user's file and not the copy.
-      const damaged = path.join(hostDir, 'damaged.sql.gz');
-      fs.writeFileSync(damaged, fs.readFileSync(spec).subarray(0, 200));
-      const lines: string[] = [];
-      const failure = await restore(on(runner), { source: damaged, yes: true, onProgress: (line) => lines.push(line) }).then(() => undefined, (e: Error) => e);
-      assert.ok(isPgQuadletError(failure, 'PG_QUADLET_COMMAND'), String(failure));
-      assert.match(failure?.message ?? '', new RegExp(`^${damaged} is not a whole gzip file \\(cut off or damaged\\); refused ${damaged}: nothing was changed$`));
-      assert.not.ok(lines.some((line) => line.includes('error')), `the refusal is not also a progress line: ${lines.join('\n')}`);
-      assert.not.ok([failure?.message, ...lines].some((line) => line?.includes('.upload-')), 'the hidden copy is never named');
-    } finally {
-      fs.rmSync(hostDir, { recursive: true, force: true });
-    }
-  });
+test('backups lists the repository newest first, with the window a restore can reach', async () => {
+  const fake = host();
+  const result = await backups(on(fake), { now: NOW });
+  assert.equal(result.backups.map((item) => [item.label, item.type, item.storedBytes, item.ageSeconds]), [
+    ['20261122-013000F_20261129-020000D', 'diff', 2_000_000, 35995],
+    ['20261122-013000F', 'full', 39_000_000, 642595],
+  ]);
+  assert.equal(result.recoveryWindow, { from: '2026-11-22T01:30:05.000Z', to: '2026-11-29T02:00:05.000Z' });
+  assert.equal(parseInfo(INFO, '2026-11-29T11:59:00.000Z', NOW).recoveryWindow.to, '2026-11-29T11:59:00.000Z', 'the last archived change, when newer');
+  assert.match(formatBackups(result), /^LABEL +TYPE +FINISHED \(UTC\)[\s\S]*differential[\s\S]*A restore can reach any time from 2026-11-22T01:30:05.000Z to 2026-11-29T02:00:05.000Z\.$/);
+  assert.match(formatBackups(parseInfo('[{"name":"main","backup":[]}]', null)), /No backups yet/);
 });
 
-live.run();
+test('verify fails with the damaged file named', async () => {
+  const fake = host();
+  fake.execs.set('/usr/local/bin/pgbackrest.sh verify', { exitCode: 1, stdout: '', stderr: "pgbackrest.sh: error: verify found damage in /data/postgres/backups/pgbackrest: invalid checksum '20261122-013000F/bundle/1'" });
+  const error = await verify(on(fake)).then(() => undefined, (e: Error) => e);
+  assert.match(error?.message ?? '', /verify found damage .*invalid checksum '20261122-013000F\/bundle\/1'$/);
+});
+
+test('restore --latest: stop, the data directory aside, restore in a one-shot container, start, wait until promoted', async () => {
+  const fake = host();
+  const questions: string[] = [];
+  const result = await restore(on(fake), { latest: true, confirm: async (question) => (questions.push(question), true) });
+  assert.match(questions[0] ?? '', /^Restore poststack-postgres from 20261122-013000F_20261129-020000D to the last archived change\? The service is stopped/);
+  const steps = fake.mutatingCalls().map((call) => call.replace(/^podman run .* localhost\/postgres-debian:15 /, 'one-shot '));
+  assert.equal(steps, [
+    'systemctl stop poststack-postgres.service',
+    'one-shot /usr/local/bin/pgbackrest.sh set-aside',
+    'one-shot /usr/local/bin/pgbackrest.sh restore --latest',
+    'systemctl start poststack-postgres.service',
+    'podman exec poststack-postgres /usr/local/bin/pgbackrest.sh wait-promoted 600',
+  ]);
+  const oneShot = fake.calls.find((call) => call.command.startsWith('podman run'))?.command ?? '';
+  for (const part of ['--rm', '--read-only', '--cap-drop=all', '--volume=poststack-postgres-data:/data/postgres', '--volume=poststack-postgres-backups:/data/postgres/backups']) {
+    assert.ok(oneShot.split(' ').includes(part), `the one-shot container has ${part}`);
+  }
+  assert.equal([result.kind, result.kind === 'backup' && result.label, result.keptAs], ['backup', '20261122-013000F_20261129-020000D', ASIDE]);
+  assert.match(formatRestore(result), /healthy, out of recovery, taking writes\.\nThe data directory as it was is kept at \/data\/postgres\/pgdata\.before-restore-20261129T120000Z/);
+});
+
+test('a restore that fails puts the data directory as it was back and starts it, and says so', async () => {
+  const fake = host();
+  fake.oneShots.set('/usr/local/bin/pgbackrest.sh restore --latest', { exitCode: 1, stdout: '', stderr: 'pgbackrest.sh: error: the restore failed (its error is above): /data/postgres/pgdata was not changed' });
+  const error = await restore(on(fake), { latest: true, yes: true }).then(() => undefined, (e: Error) => e);
+  assert.match(error?.message ?? '', /^the restore failed \(.*pgdata was not changed\); the data directory as it was is back, and poststack-postgres runs on it$/);
+  const steps = fake.mutatingCalls().map((call) => call.replace(/^podman run .* localhost\/postgres-debian:15 /, 'one-shot '));
+  assert.equal(steps.slice(3), [
+    'systemctl stop poststack-postgres.service',
+    'one-shot /usr/local/bin/pgbackrest.sh set-aside',
+    `one-shot /usr/local/bin/pgbackrest.sh put-back ${ASIDE}`,
+    'systemctl start poststack-postgres.service',
+  ]);
+});
+
+test('nothing to restore, an unknown label or a time before the window are refused before anything stops', async () => {
+  const empty = host();
+  empty.execs.set('/usr/local/bin/pgbackrest.sh info', ok('[{"name":"main","backup":[]}]'));
+  for (const [fake, options, reason] of [
+    [empty, { latest: true }, /there is no backup in the repository to restore/],
+    [host(), { backup: '20250101-000000F' }, /there is no backup 20250101-000000F in the repository/],
+    [host(), { time: '2026-11-01 00:00:00+00' }, /is before the oldest point a restore can reach \(2026-11-22T01:30:05\.000Z\)/],
+  ] as const) {
+    const error = await restore(on(fake), { ...options, yes: true }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isPgQuadletError(error, 'PG_QUADLET_REFUSED'), String(error));
+    assert.match((error as Error).message, reason);
+    assert.equal(fake.mutatingCalls(), [], 'nothing was stopped or changed');
+  }
+});
+
+test('status says when there is no backup, or the newest is older than twice the schedule', async () => {
+  const connection = { host: '127.0.0.1', port: 1, connectionTimeoutMillis: 200 };
+  const fake = host();
+  fake.execs.set('/usr/local/bin/pgbackrest.sh info', ok('[{"name":"main","backup":[]}]'));
+  assert.ok((await status(on(fake), { connection })).problems.includes('there is no backup yet: take one with pg-quadlet backup (the timers take the next)'));
+  const old = host();
+  old.execs.set('/usr/local/bin/pgbackrest.sh info', ok(JSON.stringify([{ name: 'main', backup: [set('20261101-013000F', 'full', '2026-11-01T01:30:05Z', 1)] }])));
+  const seen = await status(on(old), { connection });
+  assert.ok(seen.problems.some((problem) => /^the newest backup \(20261101-013000F\) is \d+ d \d+ h old, more than twice the backup schedule's 1 d 0 h: see journalctl -u poststack-postgres-backup\.service$/.test(problem)), seen.problems.join('\n'));
+  assert.is(seen.newestBackup?.label, '20261101-013000F');
+});
+
+test.run();

@@ -43,15 +43,18 @@ test('a first install writes the units where Quadlet and systemd read them, relo
     'etc/containers/systemd/poststack-postgres-data.volume',
     'etc/containers/systemd/poststack-postgres.container',
     'etc/pg-quadlet/poststack-postgres-password.password',
+    'etc/systemd/system/poststack-postgres-backup-full.service',
+    'etc/systemd/system/poststack-postgres-backup-full.timer',
     'etc/systemd/system/poststack-postgres-backup.service',
     'etc/systemd/system/poststack-postgres-backup.timer',
   ]);
-  assert.equal(result.files.map((file) => file.status), ['new', 'new', 'new', 'new', 'new']);
+  assert.equal(result.files.map((file) => file.status), ['new', 'new', 'new', 'new', 'new', 'new', 'new']);
   assert.ok(result.changed);
   assert.equal(host.mutatingCalls(), [
     'podman secret create poststack-postgres-password -',
     'systemctl daemon-reload',
     'systemctl enable --now poststack-postgres-backup.timer',
+    'systemctl enable --now poststack-postgres-backup-full.timer',
   ]);
 });
 
@@ -128,7 +131,7 @@ test('--dry-run reports every action and writes or changes nothing', async () =>
   assert.equal(host.mutatingCalls(), []);
   assert.equal(host.secrets.size, 0);
   assert.ok(result.dryRun);
-  const expected = ['write ', 'store a generated password', 'podman secret create', 'systemctl daemon-reload', 'systemctl enable --now poststack-postgres-backup.timer'];
+  const expected = ['write ', 'store a generated password', 'podman secret create', 'systemctl daemon-reload', 'systemctl enable --now poststack-postgres-backup.timer', 'systemctl enable --now poststack-postgres-backup-full.timer'];
   assert.is(result.actions.length, expected.length, result.actions.join('\n'));
   expected.forEach((prefix, index) => assert.ok(result.actions[index]?.startsWith(prefix), `${result.actions[index]} starts with ${prefix}`));
   assert.is(result.generatedPassword, undefined);
@@ -226,7 +229,7 @@ test('uninstall stops and removes the units, keeps volumes, secret and foreign f
   const foreign = path.join(paths.quadletDir, 'other.container');
   fs.writeFileSync(foreign, '[Container]\nImage=x\n');
   const kept = await remove();
-  assert.equal(kept.removed.length, 5);
+  assert.equal(kept.removed.length, 7);
   assert.equal(Object.keys(snapshot(root)).sort(), ['etc/containers/systemd/other.container', 'etc/pg-quadlet/poststack-postgres-password.password']);
   assert.ok(host.secrets.has(config.passwordSecret));
   assert.ok(host.volumes.has(config.dataVolume));
@@ -248,7 +251,7 @@ test('uninstall --dry-run changes nothing', async () => {
   const before = snapshot(root);
   host.calls.length = 0;
   const result = await remove({ purge: true, dryRun: true });
-  assert.equal(result.actions.length, 12, result.actions.join('\n'));
+  assert.equal(result.actions.length, 15, result.actions.join('\n'));
   assert.equal(snapshot(root), before);
   assert.equal(host.mutatingCalls(), []);
 });

@@ -10,7 +10,7 @@ import { connectionUrl } from '../../lib/core/connection.js';
 import type { Runner } from '../../lib/host/runner.js';
 import { renderUnits, resolveConfig, type PostgresServiceInput } from '../../lib/index.js';
 import { sandboxMissing, withSandbox, type Sandbox } from '../image/sandbox.js';
-import { FakeHost } from '../support/fake-host.js';
+import { FakeHost, ok } from '../support/fake-host.js';
 import { skipUnless } from '../support/skip.js';
 
 const urls = suite('url');
@@ -44,8 +44,13 @@ urls.run();
 
 const live = skipUnless(suite('status against a real PostgreSQL'), sandboxMissing(), 'status tests against PostgreSQL 15');
 
+/** A backup that finished a minute ago, as `pgbackrest.sh info` reports it. */
+const INFO = JSON.stringify([{ name: 'main', backup: [{ label: '20261129-020000F', type: 'full', timestamp: { start: Date.now() / 1000 - 65, stop: Date.now() / 1000 - 60 }, info: { size: 1, repository: { delta: 1 } } }] }]);
+
 function runningHost(input: PostgresServiceInput = {}): FakeHost {
-  return new FakeHost().running(...renderUnits(input).map((unit) => unit.unitName));
+  const host = new FakeHost().running(...renderUnits(input).map((unit) => unit.unitName));
+  host.execs.set('/usr/local/bin/pgbackrest.sh info', ok(INFO));
+  return host;
 }
 
 async function withServer(body: (box: Sandbox) => Promise<void>): Promise<void> {
@@ -63,7 +68,10 @@ live('a running, healthy service reports healthy, with live facts from the datab
     assert.equal(result.problems, []);
     assert.ok(result.healthy);
     assert.is(result.health, 'healthy');
-    assert.equal(result.timer, { unit: 'poststack-postgres-backup.timer', active: 'active', lastRun: 'Fri 2026-11-27 02:00:03 UTC', nextRun: 'Sat 2026-11-28 02:03:12 UTC', lastResult: 'success' });
+    assert.equal(result.timers, [
+      { unit: 'poststack-postgres-backup.timer', active: 'active', lastRun: 'Fri 2026-11-27 02:00:03 UTC', nextRun: 'Sat 2026-11-28 02:03:12 UTC', lastResult: 'success' },
+      { unit: 'poststack-postgres-backup-full.timer', active: 'active', lastRun: 'Fri 2026-11-27 02:00:03 UTC', nextRun: 'Sat 2026-11-28 02:03:12 UTC', lastResult: 'success' },
+    ]);
     assert.equal([result.stale, result.drift], [[], []]);
     const db = result.database;
     assert.ok(db);

@@ -23,7 +23,9 @@ test('with the pool on: a network shared by both containers, and a PgBouncer con
     ['poststack-postgres-data.volume', 'poststack-postgres-data-volume.service'],
     ['poststack-postgres-backups.volume', 'poststack-postgres-backups-volume.service'],
     ['poststack-postgres-backup.service', 'poststack-postgres-backup.service'],
+    ['poststack-postgres-backup-full.service', 'poststack-postgres-backup-full.service'],
     ['poststack-postgres-backup.timer', 'poststack-postgres-backup.timer'],
+    ['poststack-postgres-backup-full.timer', 'poststack-postgres-backup-full.timer'],
   ]);
   assert.equal(lines(file(units, 'poststack-postgres.network'), 'NetworkName'), ['poststack-postgres']);
   assert.equal(lines(file(units, 'poststack-postgres.container'), 'Network'), ['poststack-postgres.network']);

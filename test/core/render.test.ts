@@ -29,7 +29,9 @@ test('each file says where it goes and which systemd unit it becomes', () => {
       ['poststack-postgres-data.volume', 'quadlet', 'poststack-postgres-data-volume.service'],
       ['poststack-postgres-backups.volume', 'quadlet', 'poststack-postgres-backups-volume.service'],
       ['poststack-postgres-backup.service', 'systemd', 'poststack-postgres-backup.service'],
+      ['poststack-postgres-backup-full.service', 'systemd', 'poststack-postgres-backup-full.service'],
       ['poststack-postgres-backup.timer', 'systemd', 'poststack-postgres-backup.timer'],
+      ['poststack-postgres-backup-full.timer', 'systemd', 'poststack-postgres-backup-full.timer'],
     ],
   );
 });

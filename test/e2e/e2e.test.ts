@@ -28,6 +28,7 @@ const NAME = 'poststack-postgres';
 const SERVICE = `${NAME}.service`;
 const BACKUP_SERVICE = `${NAME}-backup.service`;
 const BACKUP_TIMER = `${NAME}-backup.timer`;
+const FULL_BACKUP_TIMER = `${NAME}-backup-full.timer`;
 const TLS_NAME = 'poststack-tls';
 const TIMING_NAME = 'poststack-timing';
 const POOL_NAME = 'poststack-pooled';
@@ -441,56 +442,72 @@ test('step 2 (persistence): rows survive systemctl restart, and a power-off and 
   });
 });
 
-test('step 3 (backup): the timer is listed with its next run; starting the backup service leaves a verified backup on the backup volume', async () => {
+test('step 3 (backup): both backup timers are listed with their next run; the backup service takes a pgBackRest backup on the backup volume; a logical dump still works', async () => {
   await step('3', 'backup', { needs: ['2'], units: [SERVICE, BACKUP_SERVICE, BACKUP_TIMER], timeoutMs: 4 * 60_000 }, async () => {
-    const timers = await on().must(['systemctl', 'list-timers', '--all', '--no-pager', BACKUP_TIMER]);
-    const line = timers.split('\n').find((l) => l.includes(BACKUP_TIMER));
-    assert.ok(line, `list-timers lists ${BACKUP_TIMER}:\n${timers}`);
-    assert.match(line as string, /^\w{3} \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \w+/, `with its next run: ${line}`);
+    const timers = await on().must(['systemctl', 'list-timers', '--all', '--no-pager', BACKUP_TIMER, FULL_BACKUP_TIMER]);
+    for (const timer of [BACKUP_TIMER, FULL_BACKUP_TIMER]) {
+      const line = timers.split('\n').find((l) => l.includes(timer));
+      assert.ok(line, `list-timers lists ${timer}:\n${timers}`);
+      assert.match(line as string, /^\w{3} \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \w+/, `with its next run: ${line}`);
+    }
     const next = (await show(BACKUP_TIMER, ['NextElapseUSecRealtime'])).NextElapseUSecRealtime ?? '';
     assert.match(next, / 03:3\d:\d\d /, `the next run is at 03:30 plus at most the randomized delay: ${next}`);
+    assert.match((await show(FULL_BACKUP_TIMER, ['NextElapseUSecRealtime'])).NextElapseUSecRealtime ?? '', /^Sun .* 01:3\d:\d\d /, 'full backups on Sunday at 01:30');
 
     const started = Date.now();
     await on().must(['systemctl', 'start', BACKUP_SERVICE], { timeoutMs: 180_000 });
     measurements.backupMs = Date.now() - started;
     assert.equal(await show(BACKUP_SERVICE, ['Result']), { Result: 'success' });
 
-    // Checked here independently of backup.sh's own checks: its checksums hold, pg_restore reads
-    // the dump and finds the table, and it lies on the backup volume, not the data volume.
-    const listing = (await on().must(['podman', 'exec', NAME, '/usr/local/bin/backup.sh', 'list'])).trim();
-    const newest = listing.split('\n')[0]?.split('\t')[2];
-    assert.ok(newest, `backup.sh list shows the backup: ${listing}`);
-    const volume = (await on().must(['podman', 'volume', 'inspect', '--format={{.Mountpoint}}', `${NAME}-backups`])).trim();
-    // The backup's own checksum manifest (BLAKE2; SHA-256 in backups from before), every file.
-    await on().must(['sh', '-c', 'cd "$1" && if [ -f B2SUMS ]; then b2sum --check --strict --quiet B2SUMS; else sha256sum --check --strict --quiet SHA256SUMS; fi', 'sh', `${volume}/${newest}`]);
+    const listed = JSON.parse(await cli(['--config', `${SRV}/poststack.ini`, 'backups', '--json'])) as { backups: Array<{ label: string; type: string }>; recoveryWindow: { from: string | null } };
+    assert.is(listed.backups[0]?.type, 'full', 'the first backup is full, whatever the schedule asked');
+    assert.ok(listed.recoveryWindow.from, 'a restore can reach back to it');
+    const repository = (await on().must(['podman', 'volume', 'inspect', '--format={{.Mountpoint}}', `${NAME}-backups`])).trim();
+    await on().must(['test', '-d', `${repository}/pgbackrest/backup/main/${listed.backups[0]?.label}`]);
+    const data = (await on().must(['podman', 'volume', 'inspect', '--format={{.Mountpoint}}', `${NAME}-data`])).trim();
+    assert.not.ok(repository.startsWith(`${data}/`) || repository === data, 'the backups are not on the data volume');
+    await cli(['--config', `${SRV}/poststack.ini`, 'verify']);
+
+    // The logical dump, checked here independently of backup.sh's own checks: its checksums
+    // hold and pg_restore reads the dump and finds the table.
+    await cli(['--config', `${SRV}/poststack.ini`, 'dump']);
+    const dumps = JSON.parse(await cli(['--config', `${SRV}/poststack.ini`, 'dumps', '--json'])) as Array<{ name: string; sizeBytes: number }>;
+    const newest = dumps[0]?.name;
+    assert.ok(newest && (dumps[0]?.sizeBytes ?? 0) > 0, 'pg-quadlet dumps lists it first');
+    await on().must(['sh', '-c', 'cd "$1" && b2sum --check --strict --quiet B2SUMS', 'sh', `${repository}/${newest}`]);
     const contents = await on().must([
       'podman', 'run', '--rm', '--network=none', '--read-only', `--volume=${NAME}-backups:/backups:ro`,
       IMAGE, 'pg_restore', '--list', `/backups/${newest}/database`,
     ], { unit: true, timeoutMs: 60_000 });
     assert.match(contents, /TABLE DATA public e2e_items /, 'the dump holds the table written in step 2');
-    const data = (await on().must(['podman', 'volume', 'inspect', '--format={{.Mountpoint}}', `${NAME}-data`])).trim();
-    assert.not.ok(volume.startsWith(`${data}/`) || volume === data, 'the backups are not on the data volume');
-
-    const listed = JSON.parse(await cli(['--config', `${SRV}/poststack.ini`, 'backups', '--json'])) as Array<{ name: string; sizeBytes: number }>;
-    assert.is(listed[0]?.name, newest, 'pg-quadlet backups lists it first');
-    assert.ok((listed[0]?.sizeBytes ?? 0) > 0);
   });
 });
 
-test('step 4 (restore): a dropped table comes back with pg-quadlet restore --latest --yes, and from a spec-format file on the host', async () => {
-  await step('4', 'restore', { needs: ['3'], units: [SERVICE, BACKUP_SERVICE], timeoutMs: 4 * 60_000 }, async () => {
+test('step 4 (restore): point-in-time recovery between two commits with pg-quadlet restore --time; a spec-format dump from the host with restore --dump', async () => {
+  await step('4', 'restore', { needs: ['3'], units: [SERVICE, BACKUP_SERVICE], timeoutMs: 6 * 60_000 }, async () => {
     const databaseUrl = await url('poststack.ini');
-    await psql(databaseUrl, 'DROP TABLE e2e_items');
+    await psql(databaseUrl, "CREATE TABLE e2e_pitr (note text); INSERT INTO e2e_pitr VALUES ('before')");
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const target = (await psql(databaseUrl, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'")).trim();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await psql(databaseUrl, "INSERT INTO e2e_pitr VALUES ('after')");
+    // The WAL holding the second commit goes to the archive now, not at archive_timeout.
+    await on().must(['podman', 'exec', NAME, 'psql', '--host=/run/postgresql', '--username=postgres', '--dbname=postgres', '-Atc', 'SELECT pg_switch_wal()']);
     const started = Date.now();
-    await cli(['--config', `${SRV}/poststack.ini`, 'restore', '--latest', '--yes']);
-    measurements.restoreMs = Date.now() - started;
-    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_items'), '1000', 'the table is back, with every row');
+    const restored = await cli(['--config', `${SRV}/poststack.ini`, 'restore', '--time', target, '--yes']);
+    measurements.pitrRestoreMs = Date.now() - started;
+    assert.match(restored, /healthy, out of recovery, taking writes/);
+    assert.is(await psql(databaseUrl, 'SELECT string_agg(note, \',\') FROM e2e_pitr'), 'before', 'the first commit is there and the second is not');
+    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_items'), '1000', 'and everything before it');
+    assert.is(await psql(databaseUrl, 'SELECT pg_is_in_recovery()'), 'f');
+    await psql(databaseUrl, "INSERT INTO e2e_pitr VALUES ('written after the restore')");
+    await assertServing(NAME);
 
     // A file on the host in the spec's format (pg_dump | gzip): copied in, restored, removed.
     const spec = `${SRV}/backup_20260101_020000.sql.gz`;
     await on().must(['sh', '-c', 'set -e; podman exec "$1" pg_dump -U postgres poststack | gzip > "$2"', 'sh', NAME, spec]);
     await psql(databaseUrl, 'DROP TABLE e2e_items');
-    await cli(['--config', `${SRV}/poststack.ini`, 'restore', spec, '--yes']);
+    await cli(['--config', `${SRV}/poststack.ini`, 'restore', '--dump', spec, '--yes']);
     assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_items'), '1000', 'the table is back from the host file');
     const volume = (await on().must(['podman', 'volume', 'inspect', '--format={{.Mountpoint}}', `${NAME}-backups`])).trim();
     const left = await on().must(['find', volume, '-maxdepth', '1', '-name', '.upload-*']);
@@ -597,13 +614,13 @@ test('step 6 (crash): kill -9 of the server during pgbench writes, three times: 
 test('step 7 (status, uninstall, reinstall): status --json is healthy; uninstall keeps the data, and a reinstall finds it', async () => {
   await step('7', 'status, uninstall, reinstall', { needs: ['1'], units: [SERVICE, BACKUP_SERVICE], timeoutMs: 4 * 60_000 }, async () => {
     const status = JSON.parse(await cli(['--config', `${SRV}/poststack.ini`, 'status', '--json'])) as {
-      healthy: boolean; problems: string[]; health: string; database: { version: string } | null; timer: { nextRun: string } | null;
+      healthy: boolean; problems: string[]; health: string; database: { version: string } | null; timers: Array<{ nextRun: string }>;
     };
     assert.equal(status.problems, [], 'no problems');
     assert.is(status.healthy, true);
     assert.is(status.health, 'healthy');
     assert.match(status.database?.version ?? '', /^15\./);
-    assert.ok(status.timer?.nextRun, 'the timer has a next run');
+    assert.ok(status.timers.length === 2 && status.timers.every((timer) => timer.nextRun), 'both timers have a next run');
 
     const databaseUrl = await url('poststack.ini');
     const before = await psql(databaseUrl, 'SELECT (SELECT count(*) FROM e2e_items) || \' \' || (SELECT count(*) FROM e2e_ledger)').catch(() => '');
@@ -652,6 +669,8 @@ test('step 8 (rootless): the same with --user, for a user with linger', async ()
     await assertServing(NAME, as);
     assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_user_items', as), '100', 'after systemctl --user restart');
 
+    // A backup first: status counts a service with none as not healthy.
+    await cli(['--user', '--config', `${SRV}/user.ini`, 'backup'], as);
     const status = JSON.parse(await cli(['--user', '--config', `${SRV}/user.ini`, 'status', '--json'], as)) as { healthy: boolean; problems: string[] };
     assert.equal([status.healthy, status.problems], [true, []], 'status --user --json');
 
@@ -759,6 +778,7 @@ test('step 11 (changes apply): a re-install restarts onto a new setting and onto
     const stale = JSON.parse((await on().run(['node', CLI, ...config, '--set', 'maxConnections=150', 'status', '--json'], { unit: true })).stdout) as { healthy: boolean; stale: string[]; drift: Array<{ name: string; live: string }> };
     assert.equal([stale.healthy, stale.stale, stale.drift.map((d) => `${d.name}=${d.live}`)], [false, [service], ['max_connections=100']]);
 
+    await cli([...config, 'backup']);
     const applied = await cli([...config, '--set', 'maxConnections=150', 'install', '--now']);
     assert.match(applied, new RegExp(`Restarted ${service} on the new units: healthy`));
     assert.is(await psql(databaseUrl, 'SHOW max_connections'), '150');

@@ -39,7 +39,7 @@ test('a config file sets fields, typed by each field\'s default, with nested sec
   assert.is(config.name, 'billing');
   assert.is(config.maxConnections, 200);
   assert.is(config.rootless, true);
-  assert.equal(config.backup, { enabled: true, schedule: '30 3 * * *', keepDays: 14, keepMin: 3, randomizedDelaySec: 300 });
+  assert.equal(config.backup, { enabled: true, schedule: '30 3 * * *', type: 'diff', fullSchedule: '30 1 * * sun', keepDays: 14, keepMin: 3, randomizedDelaySec: 300, archiveTimeoutSec: 60 });
   assert.equal(config.settings, { work_mem: '8MB', log_line_prefix: '%m [%p] ' });
   assert.is(config.dataVolume, 'billing-data');
   assert.is(sources.maxConnections, INI);

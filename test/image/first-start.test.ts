@@ -72,7 +72,7 @@ test("the pool's secret lookup: the role reads its own SCRAM secret and no one e
       await other.end();
     }
     const setupFile = path.join(box.paths.pgdata, 'pg-quadlet-setup');
-    assert.is(fs.readFileSync(setupFile, 'utf8'), '1\n');
+    assert.is(fs.readFileSync(setupFile, 'utf8'), '2\n');
     assert.is(await box.stop(first), 0);
 
     // As a cluster made by an image from before the lookup: no function, no record of it.
@@ -81,10 +81,10 @@ test("the pool's secret lookup: the role reads its own SCRAM secret and no one e
     fs.rmSync(setupFile);
     assert.is(await box.stop(older), 0);
     const upgraded = await box.startReady();
-    assert.match(upgraded.output(), /adding what this image sets up that .* does not have yet \(steps 1 to 1\)/);
+    assert.match(upgraded.output(), /adding what this image sets up that .* does not have yet \(steps 1 to 2\)/);
     const [again] = await box.query('SELECT pgquadlet.scram_secret() AS secret', [], { database: 'postgres' });
     assert.is(again.secret, stored);
-    assert.is(fs.readFileSync(setupFile, 'utf8'), '1\n');
+    assert.is(fs.readFileSync(setupFile, 'utf8'), '2\n');
     assert.is(await box.stop(upgraded), 0);
     const next = await box.startReady();
     assert.not.match(next.output(), /adding what this image sets up/, 'once');

@@ -20,7 +20,8 @@ export const TORTURE_PASSWORD = ` p'a"s$s\`id\`\\ w;o rd -- ü€ 🔑 %s $(x) '
 export function sandboxMissing(): string | null {
   if (process.getuid?.() !== 0) return 'needs root, to run the scripts as the OS user postgres';
   if (!fs.existsSync(path.join(PG_BIN, 'postgres'))) return `PostgreSQL 15 is not installed (${PG_BIN})`;
-  for (const tool of ['/usr/bin/setpriv', '/usr/bin/openssl']) {
+  // pgbackrest: every server the entrypoint starts archives WAL through it.
+  for (const tool of ['/usr/bin/setpriv', '/usr/bin/openssl', '/usr/bin/pgbackrest']) {
     if (!fs.existsSync(tool)) return `${tool} is missing`;
   }
   try {
@@ -103,6 +104,11 @@ export class Sandbox {
       passwordFile: path.join(dir, 'secrets/postgres-password'),
       scripts: path.join(dir, 'image/scripts'),
       templates: path.join(dir, 'image/config'),
+      /** pgBackRest's repository: in the container, a directory in the backup volume. Here it is
+       * apart from backups/, which the logical backups' tests compare file by file. */
+      pgbackrestRepo: path.join(dir, 'pgbackrest-repo'),
+      /** Where archive-push queues WAL (the default: beside PGDATA, on the data volume). */
+      pgbackrestSpool: path.join(dir, 'pgbackrest-spool'),
     };
   }
 
@@ -132,6 +138,7 @@ export class Sandbox {
       POSTGRES_CERTIFICATES_DIR: this.paths.certificates,
       POSTGRES_TEMPLATE_DIR: this.paths.templates,
       POSTGRES_PASSWORD_FILE: this.paths.passwordFile,
+      PGBACKREST_REPO1_PATH: this.paths.pgbackrestRepo,
       ...extra,
     };
     return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

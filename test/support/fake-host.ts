@@ -27,6 +27,8 @@ export class FakeHost implements Runner {
   linger = true;
   /** What `podman exec [--interactive] CONTAINER COMMAND...` prints, by the command in the container. */
   readonly execs = new Map<string, CommandResult>([['/usr/local/bin/backup.sh list', ok('')]]);
+  /** What a one-shot `podman run ... IMAGE COMMAND...` prints, by the command (from its script path on). */
+  readonly oneShots = new Map<string, CommandResult>();
   /** Commands (matched by their start) that fail with this stderr. */
   readonly failures = new Map<string, string>();
   /** Tools that are not installed: running them throws as the real runner does. */
@@ -53,7 +55,7 @@ export class FakeHost implements Runner {
   /** The calls that change something (what a dry run must never make). */
   mutatingCalls(): string[] {
     const readOnly =
-      /^(systemctl( --user)? (show|is-enabled)|podman (secret inspect|inspect|volume (exists|inspect)|unshare cat|exec \S+ \/usr\/local\/bin\/backup\.sh list)|loginctl|systemd-analyze|cat)/;
+      /^(systemctl( --user)? (show|is-enabled)|podman (secret inspect|inspect|volume (exists|inspect)|unshare cat|exec \S+ (\/usr\/local\/bin\/backup\.sh list|\/usr\/local\/bin\/pgbackrest\.sh info|psql))|loginctl|systemd-analyze|cat)/;
     return this.calls.map((call) => call.command).filter((command) => !readOnly.test(command));
   }
 
@@ -150,6 +152,10 @@ export class FakeHost implements Runner {
       return this.health === undefined ? { exitCode: 125, stdout: '', stderr: 'no such container' } : ok(this.health);
     }
     if (group === 'cp') return ok('');
+    if (group === 'run') {
+      const command = args.slice(args.findIndex((arg) => arg.startsWith('/usr/local/bin/'))).join(' ');
+      return this.oneShots.get(command) ?? { exitCode: 127, stdout: '', stderr: `no such command in the one-shot container: ${command}` };
+    }
     return { exitCode: 125, stdout: '', stderr: `unknown podman command ${args.join(' ')}` };
   }
 }

@@ -1,0 +1,179 @@
+// pgBackRest when things go wrong, against real PostgreSQL 15 and real pgBackRest 2.45: a lost
+// data directory, a damaged repository, a backup killed mid-way, and a repository the server
+// cannot write to for a while. What was committed and archived must always come back.
+import fs from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { skipUnless } from '../support/skip.js';
+import { withSandbox, type Sandbox } from '../image/sandbox.js';
+import {
+  archivedSegments,
+  archiver,
+  backupNow,
+  crash,
+  infoBackups,
+  pgbackrestMissing,
+  pgbackrestOk,
+  runPgbackrest,
+  setAside,
+  startRestored,
+  switchWal,
+  waitArchived,
+} from './pgbackrest-support.js';
+import { commandOf, pgbench, processTree, waitFor } from './support.js';
+
+const test = skipUnless(suite('backup: pgBackRest failures'), pgbackrestMissing(), 'pgBackRest failures against PostgreSQL 15');
+
+const names = async (box: Sandbox) => (await box.query('SELECT name FROM items ORDER BY id')).map((r) => r.name);
+
+/** Segment numbers within timeline 1 (16 MB segments: 256 per log file). */
+const segmentNumber = (name: string) => parseInt(name.slice(8, 16), 16) * 256 + parseInt(name.slice(16, 24), 16);
+
+test('a lost data directory: the next start refuses to begin a new cluster beside the backups; a restore brings back the last commit archive_timeout archived', async () => {
+  await withSandbox(async (box) => {
+    const env = { POSTGRES_ARCHIVE_TIMEOUT: '1' };
+    const server = await box.startReady({ env });
+    await box.query("CREATE TABLE items (id serial PRIMARY KEY, name text); INSERT INTO items (name) VALUES ('backed-up')");
+    await backupNow(box, 'full', env);
+    await box.query("INSERT INTO items (name) VALUES ('last')");
+    // No switch by hand: archive_timeout ends the segment of the last commit within a second.
+    const segment = await box.superuser('SELECT pg_walfile_name(pg_current_wal_lsn())', 'postgres');
+    await waitArchived(box, segment, 15_000);
+    await crash(server);
+    fs.rmSync(box.paths.pgdata, { recursive: true });
+
+    const fresh = box.start({ env });
+    assert.is(await fresh.exited, 78, 'a config that needs a person: the unit does not restart on it');
+    assert.match(fresh.output(), /initializing a new cluster/);
+    assert.match(fresh.output(), /holds stanza 'main' of another cluster \(system identifier \d+; this one is \d+\), so this cluster's WAL cannot be archived there\. If the data volume was replaced or emptied and the backups hold the data, restore them/);
+
+    await setAside(box); // the half-made cluster of that start
+    await pgbackrestOk(box, ['restore', '--latest'], env);
+    const restored = await startRestored(box, env);
+    assert.equal(await names(box), ['backed-up', 'last']);
+    assert.is(await box.stop(restored), 0);
+  });
+});
+
+test('verify passes on a good repository and names a damaged file; a restore of the damaged backup refuses and changes nothing, an older backup still restores', async () => {
+  await withSandbox(async (box) => {
+    const server = await box.startReady();
+    await box.query("CREATE TABLE items (id serial PRIMARY KEY, name text); INSERT INTO items (name) VALUES ('one')");
+    const older = await backupNow(box, 'full');
+    await box.query("INSERT INTO items (name) VALUES ('two')");
+    const newer = await backupNow(box, 'full');
+    assert.is(newer.kept, 2, 'both full backups are within BACKUP_KEEP_DAYS');
+    await box.query("INSERT INTO items (name) VALUES ('three')");
+    await waitArchived(box, await switchWal(box));
+
+    const good = await runPgbackrest(box, ['verify']);
+    assert.is(good.exitCode, 0, String(good.all));
+    assert.match(String(good.stdout), /^pgbackrest\.sh: verify passed/m);
+
+    // Bytes flipped in the middle of the newer backup's largest bundle, as a bad disk would.
+    const bundles = path.join(box.paths.pgbackrestRepo, 'backup/main', newer.label, 'bundle');
+    const [largest] = fs.readdirSync(bundles).map((f) => path.join(bundles, f)).sort((a, b) => fs.statSync(b).size - fs.statSync(a).size);
+    const bytes = fs.readFileSync(largest as string);
+    const middle = Math.floor(bytes.length / 2);
+    bytes.set(bytes.subarray(middle, middle + 64).map((b) => b ^ 0xff), middle);
+    fs.writeFileSync(largest as string, bytes);
+
+    const bad = await runPgbackrest(box, ['verify']);
+    assert.is(bad.exitCode, 1, String(bad.all));
+    assert.match(String(bad.stderr), new RegExp(`error: verify found damage in .*: invalid checksum '${newer.label}/pg_data/[^']+'`));
+    assert.is(await box.stop(server), 0);
+
+    await setAside(box);
+    // No retry after 15 s: a damaged file stays damaged (job-retry, read by pgBackRest itself).
+    const refused = await runPgbackrest(box, ['restore', '--latest'], { PGBACKREST_JOB_RETRY: '0' });
+    assert.is(refused.exitCode, 1);
+    assert.match(String(refused.all), /ERROR: \[\d+\]: raised from local-\d+ protocol: .*(checksum|corruption)/);
+    assert.match(String(refused.all), /error: the restore failed \(its error is above\): .* was not changed/);
+    assert.not.ok(fs.existsSync(box.paths.pgdata), 'PGDATA is as it was: absent');
+    assert.not.ok(fs.existsSync(`${box.paths.pgdata}.restoring`), 'nothing half-restored is left');
+
+    const restored = await pgbackrestOk(box, ['restore', '--backup', older.label, '--latest']);
+    assert.match(restored, new RegExp(`restored ${older.label} into `));
+    const recovered = await startRestored(box);
+    assert.equal(await names(box), ['one', 'two', 'three'], 'the older backup and the archived WAL reach the latest commit');
+    assert.is(await box.stop(recovered), 0);
+  });
+});
+
+test('a backup killed mid-way (SIGKILL to pgBackRest) fails; the backups before it still restore, and the next backup succeeds', async () => {
+  await withSandbox(async (box) => {
+    const server = await box.startReady();
+    await box.query("CREATE TABLE items (id serial PRIMARY KEY, name text); INSERT INTO items (name) VALUES ('backed-up')");
+    const first = await backupNow(box, 'full');
+    const init = await pgbench(box, ['-i', '-s', '3', '-q']);
+    assert.is(init.exitCode, 0, String(init.all));
+    await box.query("INSERT INTO items (name) VALUES ('later')");
+
+    // A slow backup (one process, strong compression), killed once it has stored a file.
+    const slow = { PGBACKREST_PROCESS_MAX: '1', PGBACKREST_COMPRESS_LEVEL: '12' };
+    const run = runPgbackrest(box, ['backup', 'full'], slow);
+    const backups = path.join(box.paths.pgbackrestRepo, 'backup/main');
+    const copying = () => fs.readdirSync(backups).filter((d) => d !== first.label && /^\d{8}-\d{6}F$/.test(d))
+      .some((d) => (fs.readdirSync(path.join(backups, d), { recursive: true }) as string[]).some((f) => f.endsWith('.zst')));
+    await waitFor('the backup to store files', copying, 30_000);
+    const killed = processTree(run.pid as number).filter((pid) => path.basename(commandOf(pid)[0] ?? '') === 'pgbackrest');
+    assert.ok(killed.length >= 1, 'pgBackRest is running');
+    for (const pid of killed) process.kill(pid, 'SIGKILL');
+    const result = await run;
+    assert.is.not(result.exitCode, 0);
+    assert.match(String(result.all), /error: the full backup failed \(its error is above\): the backups before it are as they were/);
+    assert.equal((await infoBackups(box)).map((b) => b.label), [first.label], 'the killed backup is not listed as one');
+
+    const next = await backupNow(box, 'full');
+    assert.is(next.kept, 2);
+    assert.equal((await infoBackups(box)).map((b) => b.label), [first.label, next.label]);
+    assert.is(await box.stop(server), 0);
+
+    await setAside(box);
+    await pgbackrestOk(box, ['restore', '--backup', first.label]);
+    const restored = await startRestored(box);
+    assert.equal(await names(box), ['backed-up'], 'the first backup, as it ended');
+    assert.is(await box.stop(restored), 0);
+  });
+});
+
+test('archiving into a repository it cannot write fails visibly, keeps the WAL, and catches up with no segment lost when the repository returns', async () => {
+  await withSandbox(async (box) => {
+    const server = await box.startReady();
+    await box.query("CREATE TABLE items (id serial PRIMARY KEY, name text); INSERT INTO items (name) VALUES ('backed-up')");
+    await backupNow(box, 'full');
+    const archive = path.join(box.paths.pgbackrestRepo, 'archive/main/15-1');
+    const dirs = [archive, ...fs.readdirSync(archive).map((d) => path.join(archive, d)).filter((d) => fs.statSync(d).isDirectory())];
+    for (const dir of dirs) fs.chmodSync(dir, 0o500);
+    try {
+      await box.query("INSERT INTO items (name) VALUES ('during')");
+      const stuck = await switchWal(box);
+      await waitFor('a failed archive attempt', async () => (await archiver(box)).failed > 0, 30_000);
+      const failing = await archiver(box);
+      assert.is(failing.lastFailed, stuck);
+      assert.ok(failing.lastArchived < stuck);
+      assert.match(server.output(), new RegExp(`LOG: {2}archive command failed with exit code \\d+`));
+      assert.match(server.output(), /ERROR: \[\d+\]: .*archive-push command encountered error\(s\):\n\s+repo1: \[FileOpenError\] unable to open file .* for write: \[13\] Permission denied/, 'pgBackRest says why, in the server log');
+      assert.ok(fs.existsSync(path.join(box.paths.pgdata, 'pg_wal/archive_status', `${stuck}.ready`)), 'the segment waits in pg_wal');
+    } finally {
+      for (const dir of dirs) fs.chmodSync(dir, 0o750);
+    }
+
+    await box.query("INSERT INTO items (name) VALUES ('after')");
+    const last = await switchWal(box);
+    await waitArchived(box, last, 60_000);
+    const segments = archivedSegments(box).filter((s) => s.startsWith('00000001')).map(segmentNumber);
+    const first = Math.min(...segments);
+    assert.equal(segments, Array.from({ length: segmentNumber(last) - first + 1 }, (_, i) => first + i), 'every segment, in order, none missing');
+    assert.is(await box.stop(server), 0);
+
+    await setAside(box);
+    await pgbackrestOk(box, ['restore', '--latest']);
+    const restored = await startRestored(box);
+    assert.equal(await names(box), ['backed-up', 'during', 'after']);
+    assert.is(await box.stop(restored), 0);
+  });
+});
+
+test.run();
