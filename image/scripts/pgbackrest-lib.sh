@@ -54,7 +54,8 @@ pgq_pgbackrest_setup_env() {
 	POSTGRES_ARCHIVE_TIMEOUT="${POSTGRES_ARCHIVE_TIMEOUT:-60}"
 	PGBACKREST_STANZA="${PGBACKREST_STANZA:-main}"
 	PGBACKREST_REPO1_PATH="${PGBACKREST_REPO1_PATH:-$POSTGRES_BACKUP_DIR/pgbackrest}"
-	# On the data volume, beside PGDATA: WAL waiting to be pushed must survive a restart.
+	# On the data volume, beside PGDATA, not on the tmpfs: its status files follow pg_wal across
+	# restarts, and the WAL a recovery fetches ahead (up to 128 MB) would take memory there.
 	PGBACKREST_SPOOL_PATH="${PGBACKREST_SPOOL_PATH:-${PGDATA%/*}/pgbackrest-spool}"
 	PGBACKREST_PROCESS_MAX="${PGBACKREST_PROCESS_MAX:-$(pgq_pgbackrest_default_processes)}"
 	PGBACKREST_COMPRESS_TYPE="${PGBACKREST_COMPRESS_TYPE:-zst}"
