@@ -94,6 +94,19 @@ pgq_pgbackrest_backup_summary() {
 		--set=label="$label" --set=stanza="$PGBACKREST_STANZA" --file=-
 }
 
+# One backup at a time: a full backup still running when the differential's timer fires makes the
+# differential wait for it, instead of failing on pgBackRest's own lock. Both run in the same
+# container (podman exec), so the lock lives on its tmpfs and goes with the process.
+pgq_pgbackrest_backup_lock() {
+	local wait=${PGBACKREST_BACKUP_WAIT:-21600} fd
+	[[ $wait =~ ^[0-9]{1,6}$ ]] || pgq_die "PGBACKREST_BACKUP_WAIT='$wait' must be a number of seconds"
+	exec {fd}>>"$pgq_pgbackrest_dir/backup.lock"
+	if ! flock --nonblock "$fd"; then
+		pgq_log "another backup is running: waiting up to $wait s for it (PGBACKREST_BACKUP_WAIT)"
+		flock --wait "$wait" "$fd" || pgq_die "another backup still runs after $wait s: this one was not taken"
+	fi
+}
+
 pgq_pgbackrest_backup() {
 	local type=${1:-incr} start=$EPOCHREALTIME before after label summary bytes stored kept expired
 	local listed=''
@@ -104,6 +117,7 @@ pgq_pgbackrest_backup() {
 	(($# <= 1)) || pgq_die "backup takes one type (full, diff or incr), not $#"
 	pgq_pgbackrest_cli_setup
 	pgq_pgbackrest_require_stanza
+	pgq_pgbackrest_backup_lock
 	pgq_pgbackrest_scratch
 	before=$(pgq_pgbackrest_info_json)
 	pgq_pgbackrest_logged "$pgq_pgbackrest_scratch_file" --type="$type" backup ||

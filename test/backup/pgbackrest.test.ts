@@ -252,4 +252,14 @@ test('a test restore with --archive-mode-off never writes to the archive; the cl
   });
 });
 
+test('two backups at once: the second waits for the first instead of failing on the lock, and both are taken', async () => {
+  await withSandbox(async (box) => {
+    await box.startReady();
+    const [first, second] = await Promise.all([runPgbackrest(box, ['backup', 'full']), runPgbackrest(box, ['backup', 'diff'])]);
+    assert.is(first.exitCode, 0, String(first.all));
+    assert.is(second.exitCode, 0, String(second.all));
+    assert.ok([first, second].some((run) => /another backup is running: waiting up to \d+ s for it/.test(String(run.all))), 'one of them waited');
+  });
+});
+
 test.run();
