@@ -8,27 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { call, SCRIPTS, withTempDir, type Shell } from './shell.js';
 
-const SCRIPTS = path.resolve(import.meta.dirname, '../../image/scripts');
-
-interface Shell {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Sources image/scripts/SCRIPT and runs CODE in bash with only ENV (PATH first holds a fake
- * `nproc` that reports `cpus`). */
+/** Sources image/scripts/SCRIPT and runs CODE with only ENV; PATH first holds a fake `nproc`
+ * that reports `cpus`. */
 function run(script: string, code: string, env: Record<string, string> = {}, cpus = 2): Shell {
   const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-nproc-'));
   try {
     fs.writeFileSync(path.join(bin, 'nproc'), `#!/bin/sh\necho ${cpus}\n`, { mode: 0o755 });
-    const result = spawnSync('bash', ['--norc', '--noprofile', '-c', 'source "$1"; shift; eval "$1"', '_', path.join(SCRIPTS, script), code], {
-      env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, LANG: 'C.UTF-8', ...env },
-      encoding: 'utf8',
-    });
-    if (result.error) throw result.error;
-    return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
+    return call(script, 'eval', [code], { env: { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...env } });
   } finally {
     fs.rmSync(bin, { recursive: true, force: true });
   }
@@ -41,14 +29,6 @@ function ok(shell: Shell): string {
   return shell.stdout;
 }
 
-function withTempDir(body: (dir: string) => void): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-pgbackrest-lib-'));
-  try {
-    body(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const test = suite('image: pgbackrest-lib.sh');
 

@@ -4,7 +4,6 @@
 // the temporary databases, and the progress lines; and backup-lib.sh's sizes, times and its check
 // that a dump was written to its end. Pure bash; one test runs the rewritten roles for real
 // against PostgreSQL 15 when it is installed.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,26 +11,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipUnless } from '../support/skip.js';
 import { sandboxMissing, withSandbox } from './sandbox.js';
+import { call, type Shell } from './shell.js';
 
-const SCRIPTS = path.resolve(import.meta.dirname, '../../image/scripts');
-
-interface Shell {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Sources image/scripts/SCRIPT (which only defines functions) and runs FUNCTION ARGS... in bash,
- * with only the environment given (and PATH). */
-function call(script: string, fn: string, args: string[] = [], options: { env?: Record<string, string>; input?: string } = {}): Shell {
-  const result = spawnSync('bash', ['--norc', '--noprofile', '-c', 'source "$1"; shift; "$@"', '_', path.join(SCRIPTS, script), fn, ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...options.env },
-    input: options.input ?? '',
-    encoding: 'utf8',
-  });
-  if (result.error) throw result.error;
-  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
-}
 
 function ok(result: Shell): string {
   assert.is(result.status, 0, result.stderr);

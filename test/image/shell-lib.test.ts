@@ -5,45 +5,18 @@
 // script, when it is installed (CI installs it).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipUnless } from '../support/skip.js';
+import { call, withTempDir } from './shell.js';
 
 const IMAGE = path.resolve(import.meta.dirname, '../../image');
-const SCRIPTS = path.join(IMAGE, 'scripts');
-
-interface Shell {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Sources image/scripts/SCRIPT (which only defines functions) and runs FUNCTION ARGS... in bash,
- * with only the environment given (and PATH). `call(script, 'eval', [code])` runs a few lines. */
-function call(script: string, fn: string, args: string[] = [], options: { env?: Record<string, string>; input?: string } = {}): Shell {
-  const result = spawnSync('bash', ['--norc', '--noprofile', '-c', 'source "$1"; shift; "$@"', '_', path.join(SCRIPTS, script), fn, ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...options.env },
-    input: options.input ?? '',
-    encoding: 'utf8',
-  });
-  if (result.error) throw result.error;
-  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
-}
 
 const lib = (code: string, env: Record<string, string> = {}, input?: string) =>
   call('lib.sh', 'eval', [code], input === undefined ? { env } : { env, input });
 const lines = (text: string) => text.split('\n').filter((line) => line !== '');
 
-function withTempDir(body: (dir: string) => void): void {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-shell-lib-'));
-  try {
-    body(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const test = suite('image: lib.sh');
 
