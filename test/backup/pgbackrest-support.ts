@@ -3,6 +3,7 @@
 // result line, pgBackRest's info, the server's archiver statistics and the repository's files.
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseBackupLine, type BackupResult } from '../../lib/commands/backup.js';
 import { sandboxMissing, type Sandbox, type Server } from '../image/sandbox.js';
 import { processTree, waitFor } from './support.js';
 
@@ -24,35 +25,8 @@ export async function pgbackrestOk(box: Sandbox, args: string[], env: Record<str
   return String(result.stdout);
 }
 
-export interface BackupLine {
-  label: string;
-  type: 'full' | 'diff' | 'incr';
-  bytes: number;
-  stored: number;
-  seconds: number;
-  kept: number;
-  expired: string[];
-}
-
-/** The result line of `pgbackrest.sh backup`, as the TypeScript side is to read it. */
-export const BACKUP_LINE =
-  /^pgbackrest\.sh: backup (\S+) \((full|diff|incr)\), .* \((\d+) bytes\), stored .* \((\d+) bytes\) in ([\d.]+) s; kept (\d+), expired (\d+)(?: \((.*)\))?$/m;
-
-export function parseBackupLine(stdout: string): BackupLine {
-  const m = BACKUP_LINE.exec(stdout);
-  if (!m) throw new Error(`no result line in:\n${stdout}`);
-  return {
-    label: m[1] as string,
-    type: m[2] as BackupLine['type'],
-    bytes: Number(m[3]),
-    stored: Number(m[4]),
-    seconds: Number(m[5]),
-    kept: Number(m[6]),
-    expired: m[8] ? m[8].split(' ') : [],
-  };
-}
-
-export async function backupNow(box: Sandbox, type: 'full' | 'diff' | 'incr', env: Record<string, string | undefined> = {}): Promise<BackupLine> {
+/** Takes a backup and reads its result line as `pg-quadlet backup` does. */
+export async function backupNow(box: Sandbox, type: 'full' | 'diff' | 'incr', env: Record<string, string | undefined> = {}): Promise<BackupResult> {
   const stdout = await pgbackrestOk(box, ['backup', type], env);
   const lines = stdout.split('\n').filter(Boolean);
   if (lines.length !== 1) throw new Error(`backup printed more than its result line on stdout:\n${stdout}`);

@@ -106,8 +106,8 @@ test('full, differential and incremental backups after writes: each result line,
     const full = await backupNow(box, 'full');
     assert.is(full.type, 'full');
     assert.match(full.label, /^\d{8}-\d{6}F$/);
-    assert.ok(full.bytes > 10_000_000, `the database's size: ${full.bytes}`);
-    assert.ok(full.stored > 0 && full.stored < full.bytes, `compressed in the repository: ${full.stored} of ${full.bytes}`);
+    assert.ok(full.sizeBytes > 10_000_000, `the database's size: ${full.sizeBytes}`);
+    assert.ok(full.storedBytes > 0 && full.storedBytes < full.sizeBytes, `compressed in the repository: ${full.storedBytes} of ${full.sizeBytes}`);
     assert.equal([full.kept, full.expired], [1, []]);
 
     await box.query("INSERT INTO items (name) VALUES ('before-diff')");
@@ -117,7 +117,7 @@ test('full, differential and incremental backups after writes: each result line,
     assert.equal([diff.type, incr.type], ['diff', 'incr']);
     assert.match(diff.label, new RegExp(`^${full.label}_\\d{8}-\\d{6}D$`));
     assert.match(incr.label, new RegExp(`^${full.label}_\\d{8}-\\d{6}I$`));
-    assert.ok(incr.stored < full.stored / 4, `an incremental stores only what changed: ${incr.stored} vs ${full.stored}`);
+    assert.ok(incr.storedBytes < full.storedBytes / 4, `an incremental stores only what changed: ${incr.storedBytes} vs ${full.storedBytes}`);
     assert.is(incr.kept, 3);
 
     const listed = await infoBackups(box);
@@ -126,7 +126,7 @@ test('full, differential and incremental backups after writes: each result line,
       [diff.label, 'diff', full.label],
       [incr.label, 'incr', diff.label],
     ]);
-    assert.is(listed[2]?.info.size, incr.bytes, 'the line and info agree');
+    assert.is(listed[2]?.info.size, incr.sizeBytes, 'the line and info agree');
 
     // The last write, archived (a switch stands for archive_timeout here), then a clean stop.
     await box.query("INSERT INTO items (name) VALUES ('after-incr')");
