@@ -242,11 +242,13 @@ await yargs(hideBin(process.argv))
         .option('latest', { type: 'boolean', default: false, describe: 'The newest backup and every archived change after it' })
         .option('time', { type: 'string', describe: "The state at this time: 'YYYY-MM-DD HH:MM:SS+00'" })
         .option('backup', { type: 'string', describe: 'This backup (a label from pg-quadlet backups); with --latest or --time, the changes after it too' })
+        .option('repo', { type: 'number', choices: [1, 2], describe: 'From this repository only: 1 the backup volume, 2 the off-host one (backup.s3)' })
         .option('discard-current', { type: 'boolean', default: false, describe: 'Do not keep the data directory as it was (it is kept until the restore works)' })
         .option('dump', { type: 'string', describe: 'A logical dump instead: a name from pg-quadlet dumps, or a dump directory or *.sql.gz on this host' })
         .option('yes', { type: 'boolean', default: false, describe: 'Do not ask before restoring (for scripts)' })
         .example('$0 restore --latest', 'Everything up to the last archived change, after asking')
         .example("$0 restore --time '2026-11-29 10:15:00+00' --yes", 'The database as it was at that moment')
+        .example('$0 restore --repo 2 --latest', 'From the off-host copy alone, after losing both volumes (docs/runbook.md)')
         .example('$0 restore --dump ./backup_20260101_020000.sql.gz', "A file from this host, such as the spec's pg_dump | gzip")
         .check((argv) => {
           const physical = argv.latest || argv.time !== undefined || argv.backup !== undefined;
@@ -260,6 +262,7 @@ await yargs(hideBin(process.argv))
         ...(argv.time ? { time: argv.time } : {}),
         ...(argv.backup ? { backup: argv.backup } : {}),
         ...(argv.dump ? { dump: argv.dump } : {}),
+        ...(argv.repo === undefined ? {} : { repo: argv.repo }),
         discardCurrent: argv['discard-current'],
         yes: argv.yes,
         confirm,

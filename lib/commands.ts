@@ -4,7 +4,7 @@
  * and has a `format...` that turns it into the CLI's text.
  */
 export { createContext, contextFor, type Context, type ContextOptions } from './context.js';
-export { backup, formatBackup, type BackupOptions, type BackupResult } from './commands/backup.js';
+export { backup, formatBackup, type BackupOptions, type BackupReport, type BackupResult } from './commands/backup.js';
 export { backups, formatBackups, type BackupSet, type BackupsResult } from './commands/backups.js';
 export { dump, formatDump, type DumpResult } from './commands/dump.js';
 export { dumps, formatDumps, type Dump } from './commands/dumps.js';

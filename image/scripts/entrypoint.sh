@@ -234,7 +234,8 @@ pgq_wait_recovered() {
 pgq_prepare_existing() {
 	local steps
 	steps=$(pgq_setup_done)
-	if pgq_identity_matches && ((steps >= ${#pgq_setup_steps[@]})) && ! pgq_pgbackrest_stanza_missing; then
+	if pgq_identity_matches && ((steps >= ${#pgq_setup_steps[@]})) && ! pgq_pgbackrest_stanza_missing &&
+		! pgq_pgbackrest_repo2_pending; then
 		return 0
 	fi
 	pgq_temp_server_start
@@ -242,6 +243,9 @@ pgq_prepare_existing() {
 	# First, so that the segments this server ends (its stop ends one) can be archived.
 	if pgq_pgbackrest_stanza_missing; then
 		pgq_log "the pgBackRest repository $PGBACKREST_REPO1_PATH has no stanza '$PGBACKREST_STANZA' (a new or emptied backup volume): creating it"
+		pgq_pgbackrest_stanza_create
+	elif pgq_pgbackrest_repo2_pending; then
+		pgq_log "adding the stanza '$PGBACKREST_STANZA' to the off-host repository $(pgq_pgbackrest_repo2_id)"
 		pgq_pgbackrest_stanza_create
 	fi
 	pgq_identity_matches || pgq_confirm_identity
@@ -301,6 +305,7 @@ pgq_main() {
 	pgq_store_current_password
 	pgq_pgbackrest_write_config
 	pgq_pgbackrest_prepare_volumes
+	pgq_pgbackrest_check_cipher
 	pgq_setup_tls
 	pgq_refuse_unfinished_restore
 	if pgq_is_initialized; then

@@ -60,6 +60,16 @@ pgq_pgbackrest_setup_env() {
 	PGBACKREST_PROCESS_MAX="${PGBACKREST_PROCESS_MAX:-$(pgq_pgbackrest_default_processes)}"
 	PGBACKREST_COMPRESS_TYPE="${PGBACKREST_COMPRESS_TYPE:-zst}"
 	PGBACKREST_COMPRESS_LEVEL="${PGBACKREST_COMPRESS_LEVEL:-3}"
+	POSTGRES_BACKUP_ENCRYPT="${POSTGRES_BACKUP_ENCRYPT:-none}"
+	POSTGRES_BACKUP_PASSPHRASE_FILE="${POSTGRES_BACKUP_PASSPHRASE_FILE:-/run/secrets/backup-passphrase}"
+	PGBACKREST_REPO2_TYPE="${PGBACKREST_REPO2_TYPE:-}"
+	pgq_pgbackrest_repos=(1)
+	if [[ -n $PGBACKREST_REPO2_TYPE ]]; then
+		pgq_pgbackrest_repos+=(2)
+		PGBACKREST_REPO2_PATH="${PGBACKREST_REPO2_PATH:-/pgbackrest}"
+		PGBACKREST_REPO2_S3_URI_STYLE="${PGBACKREST_REPO2_S3_URI_STYLE:-host}"
+		POSTGRES_BACKUP_S3_KEYS_FILE="${POSTGRES_BACKUP_S3_KEYS_FILE:-/run/secrets/backup-s3-keys}"
+	fi
 	# Private, on the container's tmpfs: written anew at every start (the root is read-only).
 	pgq_pgbackrest_dir="$POSTGRES_SOCKET_DIR/pgbackrest"
 	export PGBACKREST_CONFIG="$pgq_pgbackrest_dir/pgbackrest.conf"
@@ -83,7 +93,28 @@ pgq_pgbackrest_setup_env() {
 		none) ;;
 		*) pgq_problem "PGBACKREST_COMPRESS_TYPE='$PGBACKREST_COMPRESS_TYPE' must be zst, lz4, gz, bz2 or none" ;;
 	esac
+	pgq_check_match POSTGRES_BACKUP_ENCRYPT '^(none|aes-256-cbc)$' 'must be aes-256-cbc or none'
+	[[ $POSTGRES_BACKUP_ENCRYPT == none ]] || pgq_check_path POSTGRES_BACKUP_PASSPHRASE_FILE
+	[[ -z $PGBACKREST_REPO2_TYPE ]] || pgq_pgbackrest_check_s3
 	pgq_check_end
+}
+
+# The off-host repository (repo2), when PGBACKREST_REPO2_TYPE is set: S3 or an S3-compatible
+# store. Values reach a configuration file whose lines end at a newline, so none may hold one.
+pgq_pgbackrest_check_s3() {
+	local name
+	pgq_check_match PGBACKREST_REPO2_TYPE '^s3$' 'must be s3 (the off-host repository), or unset'
+	for name in PGBACKREST_REPO2_S3_ENDPOINT PGBACKREST_REPO2_S3_BUCKET PGBACKREST_REPO2_S3_REGION; do
+		pgq_check_match "$name" '^[A-Za-z0-9][A-Za-z0-9._:-]*$' 'is needed for the S3 repository: a host name, bucket or region (letters, digits, . _ : -)'
+	done
+	pgq_check_match PGBACKREST_REPO2_PATH '^/[A-Za-z0-9._/+-]*$' 'must be an absolute path in the bucket, of letters, digits and . _ / + -'
+	pgq_check_match PGBACKREST_REPO2_S3_URI_STYLE '^(host|path)$' 'must be host (bucket.endpoint) or path (endpoint/bucket)'
+	pgq_check_path POSTGRES_BACKUP_S3_KEYS_FILE
+	[[ -z ${PGBACKREST_REPO2_STORAGE_HOST:-} ]] ||
+		pgq_check_match PGBACKREST_REPO2_STORAGE_HOST '^[A-Za-z0-9][A-Za-z0-9.:-]*$' 'must be a host name or address'
+	[[ -z ${PGBACKREST_REPO2_STORAGE_PORT:-} ]] ||
+		pgq_check_match PGBACKREST_REPO2_STORAGE_PORT '^[1-9][0-9]{0,4}$' 'must be a port number'
+	[[ -z ${PGBACKREST_REPO2_STORAGE_CA_FILE:-} ]] || pgq_check_path PGBACKREST_REPO2_STORAGE_CA_FILE
 }
 
 # What the server runs for each finished WAL segment.
@@ -101,12 +132,62 @@ pgq_pgbackrest_restore_command() {
 # Full backups are kept for BACKUP_KEEP_DAYS, so that point-in-time recovery reaches back that far:
 # pgBackRest keeps the newest full backup older than that and everything after it, and never
 # expires the only full backup. With 0 days, only the newest full backup (and what depends on it).
+# pgq_pgbackrest_retention REPO
 pgq_pgbackrest_retention() {
 	if ((10#$BACKUP_KEEP_DAYS == 0)); then
-		printf 'repo1-retention-full-type=count\nrepo1-retention-full=1\n'
+		printf 'repo%d-retention-full-type=count\nrepo%d-retention-full=1\n' "$1" "$1"
 	else
-		printf 'repo1-retention-full-type=time\nrepo1-retention-full=%d\n' "$((10#$BACKUP_KEEP_DAYS))"
+		printf 'repo%d-retention-full-type=time\nrepo%d-retention-full=%d\n' "$1" "$1" "$((10#$BACKUP_KEEP_DAYS))"
 	fi
+}
+
+# pgq_pgbackrest_secret_line FILE WHAT: the first line of a secret file (a Podman secret), which
+# must hold one. Its value reaches only the configuration file, never an argument.
+pgq_pgbackrest_secret_line() {
+	local file=$1 what=$2 line=''
+	[[ -r $file ]] || pgq_die --status "$PGQ_EXIT_CONFIG" "cannot read $what from $file as $(id -un): is the Podman secret there?"
+	IFS= read -r line <"$file" || true
+	[[ -n $line && $line != *[[:cntrl:]]* ]] ||
+		pgq_die --status "$PGQ_EXIT_CONFIG" "$file must hold $what on its first line"
+	printf '%s' "$line"
+}
+
+# Reads the secrets the configuration needs into pgq_pgbackrest_cipher_pass, pgq_pgbackrest_s3_key
+# and pgq_pgbackrest_s3_key_secret. The S3 keys file holds the access key ID on its first line and
+# the secret access key on its second.
+pgq_pgbackrest_read_secrets() {
+	local key='' secret=''
+	pgq_pgbackrest_cipher_pass=''
+	[[ $POSTGRES_BACKUP_ENCRYPT == none ]] ||
+		pgq_pgbackrest_cipher_pass=$(pgq_pgbackrest_secret_line "$POSTGRES_BACKUP_PASSPHRASE_FILE" 'the backup passphrase')
+	[[ -n $PGBACKREST_REPO2_TYPE ]] || return 0
+	[[ -r $POSTGRES_BACKUP_S3_KEYS_FILE ]] ||
+		pgq_die --status "$PGQ_EXIT_CONFIG" "cannot read the S3 keys from $POSTGRES_BACKUP_S3_KEYS_FILE as $(id -un): is the Podman secret there?"
+	{ IFS= read -r key && IFS= read -r secret; } <"$POSTGRES_BACKUP_S3_KEYS_FILE" || true
+	[[ $key =~ ^[^[:space:][:cntrl:]]+$ && $secret =~ ^[^[:space:][:cntrl:]]+$ ]] ||
+		pgq_die --status "$PGQ_EXIT_CONFIG" "$POSTGRES_BACKUP_S3_KEYS_FILE must hold the S3 access key ID on its first line and the secret access key on its second"
+	pgq_pgbackrest_s3_key=$key
+	pgq_pgbackrest_s3_key_secret=$secret
+}
+
+# pgq_pgbackrest_repo_text REPO: one repository's lines.
+pgq_pgbackrest_repo_text() {
+	local repo=$1
+	if ((repo == 1)); then
+		printf 'repo1-path=%s\n' "$PGBACKREST_REPO1_PATH"
+	else
+		printf '%s\n' "repo2-type=s3" "repo2-path=$PGBACKREST_REPO2_PATH" \
+			"repo2-s3-endpoint=$PGBACKREST_REPO2_S3_ENDPOINT" "repo2-s3-bucket=$PGBACKREST_REPO2_S3_BUCKET" \
+			"repo2-s3-region=$PGBACKREST_REPO2_S3_REGION" "repo2-s3-uri-style=$PGBACKREST_REPO2_S3_URI_STYLE" \
+			"repo2-s3-key=$pgq_pgbackrest_s3_key" "repo2-s3-key-secret=$pgq_pgbackrest_s3_key_secret"
+		[[ -z ${PGBACKREST_REPO2_STORAGE_HOST:-} ]] || printf 'repo2-storage-host=%s\n' "$PGBACKREST_REPO2_STORAGE_HOST"
+		[[ -z ${PGBACKREST_REPO2_STORAGE_PORT:-} ]] || printf 'repo2-storage-port=%s\n' "$PGBACKREST_REPO2_STORAGE_PORT"
+		[[ -z ${PGBACKREST_REPO2_STORAGE_CA_FILE:-} ]] || printf 'repo2-storage-ca-file=%s\n' "$PGBACKREST_REPO2_STORAGE_CA_FILE"
+	fi
+	printf 'repo%d-bundle=y\n' "$repo"
+	pgq_pgbackrest_retention "$repo"
+	[[ $POSTGRES_BACKUP_ENCRYPT == none ]] ||
+		printf 'repo%d-cipher-type=%s\nrepo%d-cipher-pass=%s\n' "$repo" "$POSTGRES_BACKUP_ENCRYPT" "$repo" "$pgq_pgbackrest_cipher_pass"
 }
 
 # The configuration file's text. Console output: info for the commands people run; archive-push
@@ -117,9 +198,7 @@ pgq_pgbackrest_config_text() {
 		# Written by pg-quadlet's scripts from the environment at every start: edits are lost.
 		# See docs/pgbackrest.md.
 		[global]
-		repo1-path=$PGBACKREST_REPO1_PATH
-		repo1-bundle=y
-		$(pgq_pgbackrest_retention)
+		$(for repo in "${pgq_pgbackrest_repos[@]}"; do pgq_pgbackrest_repo_text "$repo"; done)
 		compress-type=$PGBACKREST_COMPRESS_TYPE
 		compress-level=$PGBACKREST_COMPRESS_LEVEL
 		process-max=$PGBACKREST_PROCESS_MAX
@@ -151,6 +230,7 @@ pgq_pgbackrest_write_config() {
 	local text tmp
 	install -d -m 0700 -- "$pgq_pgbackrest_dir" "$pgq_pgbackrest_lock_path" ||
 		pgq_die "cannot create $pgq_pgbackrest_dir for pgBackRest's configuration and locks as $(id -un)"
+	pgq_pgbackrest_read_secrets
 	text=$(pgq_pgbackrest_config_text)
 	if [[ -r $PGBACKREST_CONFIG && $(<"$PGBACKREST_CONFIG") == "$text" ]]; then
 		return 0
@@ -186,6 +266,51 @@ pgq_pgbackrest_quiet() {
 # pgBackRest with the configuration, its output on stderr (standard output is the scripts' own).
 pgq_pgbackrest() {
 	pgbackrest --config="$PGBACKREST_CONFIG" --stanza="$PGBACKREST_STANZA" "$@" >&2
+}
+
+# The repositories, as a log line names them.
+pgq_pgbackrest_repo_names() {
+	if [[ -n $PGBACKREST_REPO2_TYPE ]]; then
+		printf '%s and %s' "$PGBACKREST_REPO1_PATH" "$(pgq_pgbackrest_repo2_id)"
+	else
+		printf '%s' "$PGBACKREST_REPO1_PATH"
+	fi
+}
+
+pgq_pgbackrest_repo2_id() {
+	printf 's3://%s/%s%s' "$PGBACKREST_REPO2_S3_ENDPOINT" "$PGBACKREST_REPO2_S3_BUCKET" "$PGBACKREST_REPO2_PATH"
+}
+
+# The off-host repository whose stanza this cluster made is recorded on the data volume, so a start
+# asks the network only when it changed (a repository added, moved, or never reached yet).
+pgq_pgbackrest_repo2_marker() {
+	printf '%s/repo2-stanza' "$PGBACKREST_SPOOL_PATH"
+}
+
+pgq_pgbackrest_repo2_pending() {
+	local recorded=''
+	[[ -n $PGBACKREST_REPO2_TYPE ]] || return 1
+	[[ ! -r $(pgq_pgbackrest_repo2_marker) ]] || IFS= read -r recorded <"$(pgq_pgbackrest_repo2_marker)" || true
+	[[ $recorded != "$(pgq_pgbackrest_repo2_id) $PGBACKREST_STANZA" ]]
+}
+
+pgq_pgbackrest_record_repo2() {
+	[[ -n $PGBACKREST_REPO2_TYPE ]] || return 0
+	printf '%s %s\n' "$(pgq_pgbackrest_repo2_id)" "$PGBACKREST_STANZA" >"$(pgq_pgbackrest_repo2_marker)"
+}
+
+# An encrypted repository's info files are OpenSSL's format ("Salted__" first); pgBackRest cannot
+# change a repository's encryption, so a setting that disagrees with what is there stops the start
+# with the way out, instead of an archiver that fails on every segment.
+pgq_pgbackrest_check_cipher() {
+	local info="$PGBACKREST_REPO1_PATH/archive/$PGBACKREST_STANZA/archive.info" head=''
+	[[ -r $info ]] || return 0
+	read -r -N 8 head <"$info" || true
+	if [[ $head == Salted__ && $POSTGRES_BACKUP_ENCRYPT == none ]]; then
+		pgq_die --status "$PGQ_EXIT_CONFIG" "the pgBackRest repository $PGBACKREST_REPO1_PATH is encrypted, and POSTGRES_BACKUP_ENCRYPT is none: set it to aes-256-cbc with the repository's passphrase (backup.encrypt)"
+	elif [[ $head != Salted__ && $POSTGRES_BACKUP_ENCRYPT != none ]]; then
+		pgq_die --status "$PGQ_EXIT_CONFIG" "the pgBackRest repository $PGBACKREST_REPO1_PATH was made without encryption, and pgBackRest cannot encrypt a repository that holds backups: turn encryption off again (backup.encrypt), or move the repository aside on the backup volume so that the next start makes an encrypted one (then take a full backup)"
+	fi
 }
 
 # Whether the repository lacks the stanza (a new, emptied or replaced backup volume). The
@@ -230,12 +355,23 @@ pgq_pgbackrest_stanza_create() {
 	fi
 	if ((status == 0)); then
 		pgq_pgbackrest_stanza_ready=1
-		pgq_log "pgBackRest stanza '$PGBACKREST_STANZA' is ready in $PGBACKREST_REPO1_PATH: WAL is archived there"
+		pgq_log "pgBackRest stanza '$PGBACKREST_STANZA' is ready in $(pgq_pgbackrest_repo_names): WAL is archived there"
+		pgq_pgbackrest_record_repo2
 		return 0
 	fi
 	printf '%s\n' "$output" >&2
+	ours=$(pgq_system_id)
+	if [[ $output == *'[028]'* && -n $PGBACKREST_REPO2_TYPE && $(pgq_pgbackrest_repo_system_id) == "$ours" ]]; then
+		pgq_die --status "$PGQ_EXIT_CONFIG" "the off-host repository $(pgq_pgbackrest_repo2_id) holds stanza '$PGBACKREST_STANZA' of another cluster, so this cluster's WAL cannot be archived there. If this host lost its volumes, restore from it (pg-quadlet restore --repo 2; docs/runbook.md); if two services share the path, give each its own PGBACKREST_REPO2_PATH"
+	fi
+	if [[ $output != *'[028]'* && -n $PGBACKREST_REPO2_TYPE ]] && ! pgq_pgbackrest_stanza_missing; then
+		# The local repository is ready: the server runs and archives there, and the WAL the
+		# off-host one has not taken waits in pg_wal (status reports the failing archiver).
+		pgq_pgbackrest_stanza_ready=1
+		pgq_log "WARNING: the off-host repository $(pgq_pgbackrest_repo2_id) cannot be reached or refused the stanza (pgBackRest's error is above): WAL is archived into $PGBACKREST_REPO1_PATH, and kept in pg_wal for the off-host repository until it works; the next start tries again"
+		return 0
+	fi
 	if [[ $output == *'[028]'* ]]; then
-		ours=$(pgq_system_id)
 		pgq_die --status "$PGQ_EXIT_CONFIG" "the pgBackRest repository $PGBACKREST_REPO1_PATH holds stanza '$PGBACKREST_STANZA' of another cluster (system identifier ${theirs:-?}; this one is ${ours:-?}), so this cluster's WAL cannot be archived there. If the data volume was replaced or emptied and the backups hold the data, restore them (pgbackrest.sh restore, with the server stopped; docs/pgbackrest.md); to start afresh instead, move the repository aside on the backup volume, or set PGBACKREST_STANZA to a new name"
 	fi
 	pgq_die --status "$PGQ_EXIT_CONFIG" "pgBackRest could not create the stanza '$PGBACKREST_STANZA' in $PGBACKREST_REPO1_PATH (exit $status, its error is above): WAL cannot be archived"

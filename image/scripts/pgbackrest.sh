@@ -3,17 +3,22 @@
 # postgres: `podman exec <container> pgbackrest.sh ...` while the server runs, or in a one-shot
 # container on the same volumes for a restore (the server stopped). See docs/pgbackrest.md.
 #
-#   pgbackrest.sh backup [full|diff|incr]   take a backup (incr by default: pgBackRest makes the
-#                                           first one full); ends with one result line on stdout
+#   pgbackrest.sh backup [full|diff|incr] [--repo N]
+#                                           take a backup (incr by default: pgBackRest makes the
+#                                           first one full) into each repository in turn, or only
+#                                           repository N; one result line per repository on stdout
 #   pgbackrest.sh info                      pgBackRest's info as JSON, on stdout
 #   pgbackrest.sh check                     the configuration and WAL archiving work end to end
-#   pgbackrest.sh verify                    every backup and archived WAL file matches its checksum
-#   pgbackrest.sh restore TARGET [--archive-mode-off]
+#   pgbackrest.sh verify [--repo N]         every backup and archived WAL file matches its checksum,
+#                                           in each repository or only N
+#   pgbackrest.sh restore TARGET [--repo N] [--archive-mode-off]
 #       TARGET: --latest                    the newest backup, then all archived WAL
 #               --time 'YYYY-MM-DD HH:MM:SS+00'   the state at that time (the newest backup
 #                                           before it, then WAL up to it)
 #               --backup LABEL              that backup as it ended; with --latest or --time,
 #                                           that backup and WAL up to the end or the time
+#       --repo N                            from repository N only (2: the off-host one), e.g.
+#                                           when the backup volume is lost
 #       --archive-mode-off                  a test restore: the restored server never archives
 #                                           (else its new timeline goes into this archive)
 #     Needs the server stopped and PGDATA absent or empty (set-aside first). Restores beside it
@@ -35,16 +40,32 @@ pgq_pgbackrest_cli_setup() {
 	pgq_pgbackrest_setup_env
 	pgq_prepare_socket_dir
 	pgq_pgbackrest_write_config
-	[[ -d $PGBACKREST_REPO1_PATH ]] ||
-		pgq_die "there is no pgBackRest repository at $PGBACKREST_REPO1_PATH: is the backup volume mounted?"
+	if [[ ! -d $PGBACKREST_REPO1_PATH ]]; then
+		[[ -d ${PGBACKREST_REPO1_PATH%/*} ]] ||
+			pgq_die "there is no pgBackRest repository at $PGBACKREST_REPO1_PATH, nor its parent: is the backup volume mounted?"
+		# A new backup volume (after a disaster, restoring from the off-host repository).
+		mkdir -m 0750 -- "$PGBACKREST_REPO1_PATH"
+	fi
+	pgq_pgbackrest_check_cipher
 	# The superuser over the socket, by peer, for the few queries of its own.
 	export PGHOST="$POSTGRES_SOCKET_DIR" PGPORT="$POSTGRES_PORT" PGUSER=postgres PGDATABASE=postgres
 	unset PGPASSWORD PGOPTIONS PGSERVICE
 }
 
+# pgq_pgbackrest_require_stanza [REPO]: the local repository's stanza, unless only another is used.
 pgq_pgbackrest_require_stanza() {
+	[[ ${1:-1} == 1 ]] || return 0
 	! pgq_pgbackrest_stanza_missing ||
 		pgq_die "the repository $PGBACKREST_REPO1_PATH has no stanza '$PGBACKREST_STANZA' (PGBACKREST_STANZA): the server creates it when it starts"
+}
+
+# pgq_pgbackrest_repo_arg N: a configured repository's number, or the command stops.
+pgq_pgbackrest_repo_arg() {
+	local repo=$1 known
+	for known in "${pgq_pgbackrest_repos[@]}"; do
+		[[ $repo != "$known" ]] || return 0
+	done
+	pgq_die "--repo '$repo' is not a configured repository: use ${pgq_pgbackrest_repos[*]} (2 is the off-host one, PGBACKREST_REPO2_TYPE)"
 }
 
 # pgq_pgbackrest_logged FILE ARGS...: pgBackRest with the configuration; its output goes to
@@ -67,12 +88,12 @@ pgq_pgbackrest_info_json() {
 	pgbackrest --config="$PGBACKREST_CONFIG" --stanza="$PGBACKREST_STANZA" --output=json info
 }
 
-# pgq_pgbackrest_backup_summary LABEL BEFORE AFTER: reads pgBackRest's info (JSON, before and
+# pgq_pgbackrest_backup_summary REPO LABEL BEFORE AFTER: reads pgBackRest's info (JSON, before and
 # after the backup) with the server's own JSON functions, and prints
 # "type<TAB>bytes<TAB>stored bytes<TAB>backups kept<TAB>labels expired".
 # The documents go in as COPY data, so their size and content never meet a command line.
 pgq_pgbackrest_backup_summary() {
-	local label=$1 before=$2 after=$3
+	local repo=$1 label=$2 before=$3 after=$4
 	{
 		cat <<-'SQL'
 			CREATE TEMP TABLE info (phase text, doc text);
@@ -83,7 +104,7 @@ pgq_pgbackrest_backup_summary() {
 			CREATE TEMP VIEW backups AS
 			  SELECT i.phase, b->>'label' AS label, b
 			    FROM info i, json_array_elements(i.doc::json) s, json_array_elements(s->'backup') b
-			   WHERE s->>'name' = :'stanza';
+			   WHERE s->>'name' = :'stanza' AND b->'database'->>'repo-key' = :'repo';
 			SELECT concat_ws(E'\t', b->>'type', b->'info'->>'size', b->'info'->'repository'->>'delta',
 			         (SELECT count(*) FROM backups WHERE phase = 'after'),
 			         (SELECT string_agg(o.label, ' ' ORDER BY o.label) FROM backups o
@@ -91,7 +112,7 @@ pgq_pgbackrest_backup_summary() {
 			  FROM backups WHERE phase = 'after' AND label = :'label';
 		SQL
 	} | pgq_superuser_psql --dbname=postgres --tuples-only --no-align \
-		--set=label="$label" --set=stanza="$PGBACKREST_STANZA" --file=-
+		--set=label="$label" --set=stanza="$PGBACKREST_STANZA" --set=repo="$repo" --file=-
 }
 
 # One backup at a time: a full backup still running when the differential's timer fires makes the
@@ -108,33 +129,53 @@ pgq_pgbackrest_backup_lock() {
 }
 
 pgq_pgbackrest_backup() {
-	local type=${1:-incr} start=$EPOCHREALTIME before after label summary bytes stored kept expired
-	local listed=''
-	case $type in
-		full | diff | incr) ;;
-		*) pgq_die "unknown backup type '$type': use full, diff or incr" ;;
-	esac
-	(($# <= 1)) || pgq_die "backup takes one type (full, diff or incr), not $#"
+	local type=incr only='' repo
+	while (($#)); do
+		case $1 in
+			full | diff | incr) type=$1 ;;
+			--repo)
+				(($# >= 2)) || pgq_die "--repo takes a repository number"
+				only=$2
+				shift
+				;;
+			*) pgq_die "unknown backup argument '$1': use full, diff or incr, and --repo N" ;;
+		esac
+		shift
+	done
 	pgq_pgbackrest_cli_setup
-	pgq_pgbackrest_require_stanza
+	[[ -z $only ]] || pgq_pgbackrest_repo_arg "$only"
+	pgq_pgbackrest_require_stanza "${only:-1}"
 	pgq_pgbackrest_backup_lock
 	pgq_pgbackrest_scratch
+	# Each repository gets its own backup (pgBackRest copies into one per run); a failure in one
+	# still lets the others be tried, and the command fails after.
+	local -a failed=()
+	for repo in "${pgq_pgbackrest_repos[@]}"; do
+		[[ -z $only || $only == "$repo" ]] || continue
+		pgq_pgbackrest_backup_repo "$repo" "$type" || failed+=("repo$repo")
+	done
+	((${#failed[@]} == 0)) ||
+		pgq_die "the $type backup into ${failed[*]} failed (the error is above): the backups before it are as they were, and the next backup discards or resumes what this one left"
+}
+
+# pgq_pgbackrest_backup_repo REPO TYPE: one backup into one repository; prints its result line.
+pgq_pgbackrest_backup_repo() {
+	local repo=$1 type=$2 start=$EPOCHREALTIME before after label summary bytes stored kept expired listed=''
 	before=$(pgq_pgbackrest_info_json)
-	pgq_pgbackrest_logged "$pgq_pgbackrest_scratch_file" --type="$type" backup ||
-		pgq_die "the $type backup failed (its error is above): the backups before it are as they were, and the next backup discards or resumes what this one left"
+	pgq_pgbackrest_logged "$pgq_pgbackrest_scratch_file" --repo="$repo" --type="$type" backup || return 1
 	label=$(sed -n 's/.*new backup label = \([^ ]*\).*/\1/p' -- "$pgq_pgbackrest_scratch_file" | tail -n 1)
 	[[ $label =~ $pgq_pgbackrest_label_pattern ]] ||
 		pgq_die "pgBackRest finished but named no backup label ('$label'): see its output above"
 	after=$(pgq_pgbackrest_info_json)
-	summary=$(pgq_pgbackrest_backup_summary "$label" "$before" "$after")
+	summary=$(pgq_pgbackrest_backup_summary "$repo" "$label" "$before" "$after")
 	IFS=$'\t' read -r type bytes stored kept expired <<<"$summary"
 	[[ $bytes =~ ^[0-9]+$ && $stored =~ ^[0-9]+$ && $kept =~ ^[0-9]+$ ]] ||
-		pgq_die "pgBackRest's info does not describe the backup $label: '$summary'"
+		pgq_die "pgBackRest's info does not describe the backup $label in repo$repo: '$summary'"
 	local -a gone=()
 	[[ -z $expired ]] || read -r -a gone <<<"$expired"
 	((${#gone[@]} == 0)) || listed=" (${gone[*]})"
-	printf '%s: backup %s (%s), %s (%d bytes), stored %s (%d bytes) in %s s; kept %d, expired %d%s\n' \
-		"$pgq_tool" "$label" "$type" "$(pgq_human_bytes "$bytes")" "$bytes" "$(pgq_human_bytes "$stored")" "$stored" \
+	printf '%s: backup %s (%s) in repo%d, %s (%d bytes), stored %s (%d bytes) in %s s; kept %d, expired %d%s\n' \
+		"$pgq_tool" "$label" "$type" "$repo" "$(pgq_human_bytes "$bytes")" "$bytes" "$(pgq_human_bytes "$stored")" "$stored" \
 		"$(pgq_elapsed "$start")" "$kept" "${#gone[@]}" "$listed"
 }
 
@@ -146,20 +187,30 @@ pgq_pgbackrest_check() {
 }
 
 # pgBackRest 2.45's verify exits 0 even when it finds damage: its report ("status: error", with a
-# line per bad file) is what tells.
+# line per bad file) is what tells. It reads one repository per run.
 pgq_pgbackrest_verify() {
-	local bad
-	(($# == 0)) || pgq_die "verify takes no arguments: it checks every backup and all archived WAL"
-	pgq_pgbackrest_cli_setup
-	pgq_pgbackrest_require_stanza
-	pgq_pgbackrest_scratch
-	pgq_pgbackrest_logged "$pgq_pgbackrest_scratch_file" verify ||
-		pgq_die "verify could not run (its error is above)"
-	if grep -q 'status: error' -- "$pgq_pgbackrest_scratch_file"; then
-		bad=$(sed -n "s/.* P[0-9]* *INFO: \\([a-z ]*'[^']*'.*\\)/\\1/p" -- "$pgq_pgbackrest_scratch_file" | paste -s -d ';' | sed 's/;/; /g')
-		pgq_die "verify found damage in $PGBACKREST_REPO1_PATH: ${bad:-see the report above}"
+	local only='' repo bad where
+	if (($# == 2)) && [[ $1 == --repo ]]; then
+		only=$2
+	elif (($#)); then
+		pgq_die "verify takes only --repo N: it checks every backup and all archived WAL"
 	fi
-	printf '%s: verify passed: every file in %s matches its checksum\n' "$pgq_tool" "$PGBACKREST_REPO1_PATH"
+	pgq_pgbackrest_cli_setup
+	[[ -z $only ]] || pgq_pgbackrest_repo_arg "$only"
+	pgq_pgbackrest_require_stanza "${only:-1}"
+	pgq_pgbackrest_scratch
+	for repo in "${pgq_pgbackrest_repos[@]}"; do
+		[[ -z $only || $only == "$repo" ]] || continue
+		where=$PGBACKREST_REPO1_PATH
+		((repo == 1)) || where=$(pgq_pgbackrest_repo2_id)
+		pgq_pgbackrest_logged "$pgq_pgbackrest_scratch_file" --repo="$repo" verify ||
+			pgq_die "verify could not run on repo$repo (its error is above)"
+		if grep -q 'status: error' -- "$pgq_pgbackrest_scratch_file"; then
+			bad=$(sed -n "s/.* P[0-9]* *INFO: \\([a-z ]*'[^']*'.*\\)/\\1/p" -- "$pgq_pgbackrest_scratch_file" | paste -s -d ';' | sed 's/;/; /g')
+			pgq_die "verify found damage in repo$repo ($where): ${bad:-see the report above}"
+		fi
+		printf '%s: verify passed: every file in repo%d (%s) matches its checksum\n' "$pgq_tool" "$repo" "$where"
+	done
 }
 
 # Sets pgq_restore_args (pgBackRest's options for the target) and pgq_restore_target (said in the
@@ -167,6 +218,7 @@ pgq_pgbackrest_verify() {
 pgq_pgbackrest_restore_args() {
 	local latest='' time='' backup='' arg
 	pgq_restore_archive_off=''
+	pgq_restore_repo=''
 	while (($#)); do
 		arg=$1
 		shift
@@ -180,6 +232,11 @@ pgq_pgbackrest_restore_args() {
 			--backup)
 				(($#)) || pgq_die "--backup takes a backup label"
 				backup=$1
+				shift
+				;;
+			--repo)
+				(($#)) || pgq_die "--repo takes a repository number"
+				pgq_restore_repo=$1
 				shift
 				;;
 			--archive-mode-off) pgq_restore_archive_off=1 ;;
@@ -208,13 +265,15 @@ pgq_pgbackrest_restore_args() {
 		pgq_restore_target='to the end of that backup'
 	fi
 	[[ -z $pgq_restore_archive_off ]] || pgq_restore_args+=(--archive-mode=off)
+	[[ -z $pgq_restore_repo ]] || pgq_restore_args+=(--repo="$pgq_restore_repo")
 }
 
 pgq_pgbackrest_restore() {
 	local start=$EPOCHREALTIME staging label lock_fd
 	pgq_pgbackrest_restore_args "$@"
 	pgq_pgbackrest_cli_setup
-	pgq_pgbackrest_require_stanza
+	[[ -z $pgq_restore_repo ]] || pgq_pgbackrest_repo_arg "$pgq_restore_repo"
+	pgq_pgbackrest_require_stanza "${pgq_restore_repo:-1}"
 	pgq_pgdata_is_empty ||
 		pgq_die "$PGDATA is not empty: stop the server and move it aside first (pgbackrest.sh set-aside); nothing was changed"
 	[[ -d ${PGDATA%/*} && -w ${PGDATA%/*} ]] ||
@@ -239,8 +298,8 @@ pgq_pgbackrest_restore() {
 	[[ ! -d $PGDATA ]] || rmdir -- "$PGDATA"
 	mv --no-target-directory -- "$staging" "$PGDATA"
 	sync -- "${PGDATA%/*}"
-	printf '%s: restored %s into %s, %s%s, in %s s; the next start replays WAL from the archive and promotes (pgbackrest.sh wait-promoted)\n' \
-		"$pgq_tool" "${label:-?}" "$PGDATA" "$pgq_restore_target" \
+	printf '%s: restored %s%s into %s, %s%s, in %s s; the next start replays WAL from the archive and promotes (pgbackrest.sh wait-promoted)\n' \
+		"$pgq_tool" "${label:-?}" "${pgq_restore_repo:+ from repo$pgq_restore_repo}" "$PGDATA" "$pgq_restore_target" \
 		"${pgq_restore_archive_off:+, archive mode off}" "$(pgq_elapsed "$start")"
 }
 

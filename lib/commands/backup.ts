@@ -16,6 +16,8 @@ export interface BackupOptions {
 export interface BackupResult {
   readonly label: string;
   readonly type: BackupType | 'full';
+  /** The repository it went to: 1 the backup volume, 2 the off-host one (`backup.s3`). */
+  readonly repo: number;
   /** The database's size, and what this backup stored (compressed, only what changed). */
   readonly sizeBytes: number;
   readonly storedBytes: number;
@@ -25,31 +27,47 @@ export interface BackupResult {
   readonly expired: string[];
 }
 
-/** Parses pgbackrest.sh's line: `pgbackrest.sh: backup LABEL (TYPE), 757 MiB (N bytes), stored 39 MiB (N bytes) in 3.61 s; kept 3, expired 1 (LABEL)`. */
-export function parseBackupLine(output: string): BackupResult {
-  const match = /^pgbackrest\.sh: backup (\S+) \((full|diff|incr)\), .*\((\d+) bytes\), stored .*\((\d+) bytes\) in ([\d.]+) s; kept (\d+), expired (\d+)(?: \((.*)\))?$/m.exec(output);
-  if (!match) throw new PgQuadletError('PG_QUADLET_COMMAND', `pgbackrest.sh did not report a backup: ${JSON.stringify(output.trim().split('\n').at(-1) ?? '')}`);
-  return {
-    label: match[1] as string,
-    type: match[2] as BackupResult['type'],
-    sizeBytes: Number(match[3]),
-    storedBytes: Number(match[4]),
-    seconds: Number(match[5]),
-    kept: Number(match[6]),
-    expired: match[8] ? match[8].split(' ') : [],
-  };
+/** One backup per repository, each taken from the database by itself. */
+export interface BackupReport {
+  readonly backups: readonly BackupResult[];
 }
 
-export async function backup({ config, runner }: Context, options: BackupOptions = {}): Promise<BackupResult> {
+const LINE = /^pgbackrest\.sh: backup (\S+) \((full|diff|incr)\) in repo(\d+), .*\((\d+) bytes\), stored .*\((\d+) bytes\) in ([\d.]+) s; kept (\d+), expired (\d+)(?: \((.*)\))?$/gm;
+
+/** Parses pgbackrest.sh's result lines, one per repository: `pgbackrest.sh: backup LABEL (TYPE) in repo1, 757 MiB (N bytes), stored 39 MiB (N bytes) in 3.61 s; kept 3, expired 1 (LABEL)`. */
+export function parseBackupLines(output: string): BackupResult[] {
+  const results = [...output.matchAll(LINE)].map((match) => ({
+    label: match[1] as string,
+    type: match[2] as BackupResult['type'],
+    repo: Number(match[3]),
+    sizeBytes: Number(match[4]),
+    storedBytes: Number(match[5]),
+    seconds: Number(match[6]),
+    kept: Number(match[7]),
+    expired: match[9] ? match[9].split(' ') : [],
+  }));
+  if (results.length === 0) {
+    throw new PgQuadletError('PG_QUADLET_COMMAND', `pgbackrest.sh did not report a backup: ${JSON.stringify(output.trim().split('\n').at(-1) ?? '')}`);
+  }
+  return results;
+}
+
+export async function backup({ config, runner }: Context, options: BackupOptions = {}): Promise<BackupReport> {
   const podman = new Podman(runner);
   await podman.requireRunning(config.name, config.rootless);
   const type = options.type ?? config.backup.type;
-  return parseBackupLine(await podman.exec(config.name, [SCRIPT.pgbackrest, 'backup', type], options.onProgress ? { onStderrLine: options.onProgress } : {}));
+  const output = await podman.exec(config.name, [SCRIPT.pgbackrest, 'backup', type], options.onProgress ? { onStderrLine: options.onProgress } : {});
+  return { backups: parseBackupLines(output) };
 }
 
 const TYPES = { full: 'full', diff: 'differential', incr: 'incremental' } as const;
 
-export function formatBackup(result: BackupResult): string {
-  const expired = result.expired.length > 0 ? `; expired ${result.expired.length}: ${result.expired.join(', ')}` : '';
-  return `Took the ${TYPES[result.type]} backup ${result.label} of ${formatBytes(result.sizeBytes)}, stored as ${formatBytes(result.storedBytes)}, in ${result.seconds.toFixed(1)} s (${result.kept} in the repository${expired}).`;
+export function formatBackup(report: BackupReport): string {
+  return report.backups
+    .map((result) => {
+      const expired = result.expired.length > 0 ? `; expired ${result.expired.length}: ${result.expired.join(', ')}` : '';
+      const where = result.repo === 1 ? 'the backup volume' : 'the off-host repository';
+      return `Took the ${TYPES[result.type]} backup ${result.label} of ${formatBytes(result.sizeBytes)} into ${where} (repo${result.repo}), stored as ${formatBytes(result.storedBytes)}, in ${result.seconds.toFixed(1)} s (${result.kept} there${expired}).`;
+    })
+    .join('\n');
 }

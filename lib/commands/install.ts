@@ -13,7 +13,7 @@ import { RefusedError } from '../core/errors.js';
 import { renderResolved, unitNames } from '../core/render.js';
 import type { Context } from '../context.js';
 import { performPlan, systemctl, type Action } from '../host/actions.js';
-import { readIdentity } from '../host/cluster.js';
+import { readIdentity, readRepositoryEncrypted } from '../host/cluster.js';
 import { Podman } from '../host/podman.js';
 import { isNotFound, type CommandError, type Runner } from '../host/runner.js';
 import { staleServices, Systemctl } from '../host/systemctl.js';
@@ -48,6 +48,8 @@ export interface InstallResult {
   readonly secret: 'exists' | 'created' | 'generated';
   /** Where a generated password was stored, and the password itself, shown once. */
   readonly generatedPassword?: { readonly file: string; readonly value: string };
+  /** The backup passphrase generated for `backup.encrypt`, stored and shown the same way. */
+  readonly generatedPassphrase?: { readonly file: string; readonly value: string };
   /** Running units whose files changed: restarted with `now`, else still on their old units. */
   readonly stale: string[];
   readonly restarted: string[];
@@ -67,12 +69,15 @@ export async function install(context: Context, options: InstallOptions = {}): P
   refuseForeignFiles(changes, options.force ?? false);
   const host = await inspectHost(context, names, dryRun, warnings);
   if (host.podman && !options.force) await refuseIdentityChange(config, runner);
+  if (host.podman) await refuseEncryptionChange(config, runner);
   await checkTimersOnHost(changes, runner);
 
   const plan: Action[] = [];
   if (toWrite.length > 0) plan.push({ kind: 'write-units', changes, ...(options.failAfterFiles === undefined ? {} : { failAfter: options.failAfterFiles }) });
   const secret: NewSecret = host.secretExists ? { kind: 'exists', actions: [] } : newSecret(config, options.password ?? { kind: 'generate' }, paths.stateDir);
   plan.push(...secret.actions);
+  const backupSecrets = await newBackupSecrets(context, host.podman, dryRun, warnings);
+  plan.push(...backupSecrets.actions);
   // Also when nothing changed but systemd never loaded the service: an earlier install wrote the
   // files and failed before it reloaded.
   if (toWrite.length > 0 || !host.loaded) plan.push({ kind: 'run', argv: systemctl(config.rootless, 'daemon-reload') });
@@ -99,6 +104,7 @@ export async function install(context: Context, options: InstallOptions = {}): P
     actions,
     secret: secret.kind,
     ...(secret.kind === 'generated' && !dryRun ? { generatedPassword: { file: secret.file, value: secret.value } } : {}),
+    ...(backupSecrets.passphrase && !dryRun ? { generatedPassphrase: backupSecrets.passphrase } : {}),
     stale,
     restarted: dryRun ? [] : restarted,
     changed: actions.length > 0,
@@ -169,7 +175,7 @@ async function inspectHost(context: Context, names: ReturnType<typeof unitNames>
 }
 
 function timers(names: ReturnType<typeof unitNames>): string[] {
-  return [names.backupTimer, names.fullBackupTimer].filter((timer): timer is string => timer !== undefined);
+  return [names.backupTimer, names.fullBackupTimer, names.verifyTimer].filter((timer): timer is string => timer !== undefined);
 }
 
 async function filterAsync<T>(items: readonly T[], keep: (item: T) => Promise<boolean>): Promise<T[]> {
@@ -230,6 +236,59 @@ function newSecret(config: ResolvedConfig, source: PasswordSource, stateDir: str
     value,
     actions: [{ kind: 'write-private', path: file, content: `${value}\n`, what: 'a generated password' }, create(value)],
   };
+}
+
+/**
+ * The secrets the backup settings need and Podman lacks: the passphrase of `backup.encrypt`
+ * (generated, kept like a generated password, shown once) and the keys of `backup.s3` (from
+ * `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` in install's environment: keys cannot be made up).
+ */
+async function newBackupSecrets(
+  context: Context,
+  podmanAnswers: boolean,
+  dryRun: boolean,
+  warnings: string[],
+): Promise<{ actions: Action[]; passphrase?: { file: string; value: string } }> {
+  const { config, runner, paths, env } = context;
+  const podman = new Podman(runner);
+  const missing = async (name: string) => !podmanAnswers || !(await podman.secretExists(name));
+  const actions: Action[] = [];
+  let passphrase: { file: string; value: string } | undefined;
+  if (config.backup.encrypt && (await missing(config.backup.passphraseSecret))) {
+    const value = randomBytes(48).toString('base64url');
+    const file = path.join(paths.stateDir, `${config.backup.passphraseSecret}.passphrase`);
+    passphrase = { file, value };
+    actions.push(
+      { kind: 'write-private', path: file, content: `${value}\n`, what: 'a generated backup passphrase' },
+      { kind: 'run', argv: ['podman', 'secret', 'create', config.backup.passphraseSecret, '-'], input: value, inputIs: 'the backup passphrase' },
+    );
+  }
+  const s3 = config.backup.s3;
+  if (s3 && (await missing(s3.keysSecret))) {
+    const key = env.AWS_ACCESS_KEY_ID?.trim();
+    const secret = env.AWS_SECRET_ACCESS_KEY?.trim();
+    const keyless = `backup.s3: the Podman secret ${s3.keysSecret} with the S3 keys does not exist: give them to install as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment, or create it (printf '%s\\n%s\\n' KEY_ID SECRET_KEY | podman secret create ${s3.keysSecret} -)`;
+    if (!key || !secret || /\s/.test(key + secret)) {
+      if (!dryRun) throw new RefusedError(`${keyless}; nothing was written`);
+      warnings.push(keyless);
+    } else {
+      actions.push({ kind: 'run', argv: ['podman', 'secret', 'create', s3.keysSecret, '-'], input: `${key}\n${secret}\n`, inputIs: 'the S3 keys' });
+    }
+  }
+  return { actions, ...(passphrase ? { passphrase } : {}) };
+}
+
+/** pgBackRest cannot encrypt a repository that holds backups, nor read an encrypted one without
+ * its passphrase: a config that disagrees with the backup volume would stop the server's start. */
+async function refuseEncryptionChange(config: ResolvedConfig, runner: Runner): Promise<void> {
+  const encrypted = await readRepositoryEncrypted(config, runner);
+  if (encrypted === undefined || encrypted === config.backup.encrypt) return;
+  throw new RefusedError(
+    encrypted
+      ? `backup.encrypt: the repository on ${config.backupVolume} is encrypted: set backup.encrypt = true with its passphrase secret ${config.backup.passphraseSecret}; nothing was written`
+      : `backup.encrypt: the repository on ${config.backupVolume} holds unencrypted backups, and pgBackRest cannot encrypt a repository that holds backups: ` +
+          'leave backup.encrypt off, or move the repository aside (docs/pgbackrest.md, "Turning encryption on") and install again; nothing was written',
+  );
 }
 
 /** 24 random bytes, base64url: 32 characters that need no quoting anywhere. */
@@ -312,6 +371,13 @@ export function formatInstall(result: InstallResult): string {
   }
   if (result.restarted.length > 0) lines.push(`Restarted ${result.restarted.join(' and ')} on the new units: healthy.`);
   else if (result.dryRun && result.stale.length > 0) lines.push(`Running on the units as they were: ${result.stale.join(', ')}.`);
+  if (result.generatedPassphrase) {
+    lines.push(
+      `A backup passphrase was generated and stored in ${result.generatedPassphrase.file} (readable by its owner only).`,
+      'Without it the encrypted backups cannot be read: keep a copy away from this host (docs/pgbackrest.md).',
+      `It is shown this once: ${result.generatedPassphrase.value}`,
+    );
+  }
   if (result.generatedPassword) {
     lines.push(
       `A password was generated and stored in ${result.generatedPassword.file} (readable by its owner only).`,

@@ -34,6 +34,9 @@ export interface RestoreOptions {
   readonly time?: string;
   /** pgBackRest: this backup (a label from `backups`); with `latest` or `time`, WAL after it too. */
   readonly backup?: string;
+  /** pgBackRest: from this repository only: 1 the backup volume, 2 the off-host one (`backup.s3`),
+   * e.g. after the backup volume was lost. By default pgBackRest picks the newest backup of all. */
+  readonly repo?: number;
   /** pgBackRest: do not keep the data directory as it was (it is kept until the restore works). */
   readonly discardCurrent?: boolean;
   /** A logical dump instead: a name from `dumps`, or a dump directory or `*.sql.gz` on this host. */
@@ -88,12 +91,16 @@ async function restoreBackup(context: Context, options: RestoreOptions): Promise
   const { config, runner } = context;
   const service = unitNames(config).service;
   const progress = options.onProgress ?? (() => {});
-  const repository = await listBackups(context);
+  if (options.repo !== undefined && options.repo !== 1 && !(options.repo === 2 && config.backup.s3)) {
+    throw new RefusedError(`--repo ${options.repo} is not a repository of ${config.name}: 1 is the backup volume${config.backup.s3 ? ', 2 the off-host one' : ', and there is no off-host one (backup.s3)'}`);
+  }
+  const repository = inRepository(await listBackups(context), options.repo);
   const chosen = chooseBackup(repository, options);
   const target = options.time ? `the state at ${options.time}` : options.latest ? 'the last archived change' : `the end of ${chosen}`;
+  const from = options.repo === undefined ? '' : ` in repo${options.repo}`;
   await ask(
     options,
-    `Restore ${config.name} from ${chosen ?? 'the newest backup'} to ${target}? The service is stopped for the restore, and its data directory as it is now is ${options.discardCurrent ? 'removed once the restore works' : 'kept aside on the data volume'}.`,
+    `Restore ${config.name} from ${chosen ?? 'the newest backup'}${from} to ${target}? The service is stopped for the restore, and its data directory as it is now is ${options.discardCurrent ? 'removed once the restore works' : 'kept aside on the data volume'}.`,
   );
 
   const started = Date.now();
@@ -112,7 +119,7 @@ async function restoreBackup(context: Context, options: RestoreOptions): Promise
   if (options.discardCurrent && keptAs) {
     await new Podman(runner).exec(config.name, ['rm', '-rf', '--', keptAs]);
   }
-  const restored = /^pgbackrest\.sh: restored (\S+) into \S+, (.*?)(?:, archive mode off)?, in [\d.]+ s;/m.exec(output);
+  const restored = /^pgbackrest\.sh: restored (\S+)(?: from repo\d+)? into \S+, (.*?)(?:, archive mode off)?, in [\d.]+ s;/m.exec(output);
   return {
     kind: 'backup',
     label: restored?.[1] ?? chosen ?? '?',
@@ -129,6 +136,13 @@ async function listBackups(context: Context): Promise<BackupsResult> {
   const { config, runner } = context;
   if (await new Podman(runner).isRunning(config.name)) return backups(context);
   return parseInfo(await runChecked(runner, ...splitArgv(oneShot(config, [SCRIPT.pgbackrest, 'info']))), null);
+}
+
+/** The backups of one repository (all when none is named); the window starts at its oldest. */
+function inRepository(all: BackupsResult, repo: number | undefined): BackupsResult {
+  if (repo === undefined) return all;
+  const sets = all.backups.filter((set) => set.repository === repo);
+  return { backups: sets, recoveryWindow: { from: sets.at(-1)?.stoppedAt ?? null, to: sets.length === 0 ? null : all.recoveryWindow.to } };
 }
 
 function chooseBackup(repository: BackupsResult, options: RestoreOptions): string | undefined {
@@ -160,6 +174,7 @@ function restoreArgs(options: RestoreOptions): string[] {
     ...(options.latest ? ['--latest'] : []),
     ...(options.time ? ['--time', options.time] : []),
     ...(options.backup ? ['--backup', options.backup] : []),
+    ...(options.repo === undefined ? [] : ['--repo', String(options.repo)]),
   ];
 }
 

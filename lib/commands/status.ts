@@ -88,12 +88,17 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
   }
 
   const timers: TimerState[] = [];
-  for (const [timer, service] of [[names.backupTimer, names.backupService], [names.fullBackupTimer, names.fullBackupService]] as const) {
-    if (timer === undefined) continue;
+  const scheduled = [
+    [names.backupTimer, names.backupService, 'backups are not scheduled', 'the last backup failed'],
+    [names.fullBackupTimer, names.fullBackupService, 'full backups are not scheduled', 'the last full backup failed'],
+    [names.verifyTimer, names.verifyService, 'the backups are not verified', 'the last verification failed'],
+  ] as const;
+  for (const [timer, service, unscheduled, failed] of scheduled) {
+    if (timer === undefined || service === undefined) continue;
     const state = await timerState(systemctl, timer, service);
     timers.push(state);
-    if (state.active !== 'active') problems.push(`${timer} is ${state.active || 'unknown'}: backups are not scheduled`);
-    if (state.lastResult !== '' && state.lastResult !== 'success') problems.push(`the last backup failed (${state.lastResult}): see journalctl${user} -u ${service}`);
+    if (state.active !== 'active') problems.push(`${timer} is ${state.active || 'unknown'}: ${unscheduled}`);
+    if (state.lastResult !== '' && state.lastResult !== 'success') problems.push(`${failed} (${state.lastResult}): see journalctl${user} -u ${service}`);
   }
 
   let newestBackup: BackupSet | null = null;

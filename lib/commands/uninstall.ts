@@ -2,6 +2,7 @@
  * `uninstall`: stops the service and the timer and removes the unit files pg-quadlet wrote.
  * Volumes (the data and the backups) and the secret stay unless `purge` is set, which asks first.
  */
+import path from 'node:path';
 import { NotConfirmedError } from '../core/errors.js';
 import { unitFiles, unitNames } from '../core/render.js';
 import type { Context } from '../context.js';
@@ -28,6 +29,9 @@ export interface UninstallResult {
   readonly kept: string[];
   /** The volumes and secret a later install finds again; empty after a purge. */
   readonly keptData: string[];
+  /** A purge keeps the file holding the backup passphrase: an off-host copy outlives the purge,
+   * and is unreadable without it. */
+  readonly keptPassphrase?: string;
   readonly dryRun: boolean;
 }
 
@@ -67,7 +71,9 @@ export async function uninstall(context: Context, options: UninstallOptions = {}
     plan.push(...(await purgeActions(context)));
   }
   const actions = await performPlan(plan, runner, { dryRun, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
-  return { actions, removed, kept, keptData: options.purge ? [] : data, dryRun };
+  const passphrase = path.join(paths.stateDir, `${config.backup.passphraseSecret}.passphrase`);
+  const keptPassphrase = options.purge && readIfExists(passphrase) !== undefined ? { keptPassphrase: passphrase } : {};
+  return { actions, removed, kept, keptData: options.purge ? [] : data, ...keptPassphrase, dryRun };
 }
 
 async function purgeActions({ config, paths, runner }: Context): Promise<Action[]> {
@@ -76,7 +82,9 @@ async function purgeActions({ config, paths, runner }: Context): Promise<Action[
   for (const [volume, holds] of [[config.dataVolume, 'the data'], [config.backupVolume, 'the backups']] as const) {
     if (await podman.volumeExists(volume)) plan.push({ kind: 'run', argv: ['podman', 'volume', 'rm', volume], note: holds });
   }
-  if (await podman.secretExists(config.passwordSecret)) plan.push({ kind: 'run', argv: ['podman', 'secret', 'rm', config.passwordSecret] });
+  for (const secret of [config.passwordSecret, config.backup.passphraseSecret, ...(config.backup.s3 ? [config.backup.s3.keysSecret] : [])]) {
+    if (await podman.secretExists(secret)) plan.push({ kind: 'run', argv: ['podman', 'secret', 'rm', secret] });
+  }
   const file = passwordFile(config, paths.stateDir);
   if (readIfExists(file) !== undefined) plan.push({ kind: 'remove', path: file });
   return plan;
@@ -86,5 +94,8 @@ export function formatUninstall(result: UninstallResult): string {
   const lines = [result.dryRun ? 'Would do (dry run, nothing changed):' : 'Done:', ...result.actions.map((action) => `  - ${action}`)];
   for (const file of result.kept) lines.push(`Kept ${file}: pg-quadlet did not generate it.`);
   if (result.keptData.length > 0) lines.push(`Kept the ${result.keptData.join(', ')}: a later install finds the data again.`);
+  if (result.keptPassphrase) {
+    lines.push(`Kept ${result.keptPassphrase}: the passphrase of the encrypted backups, which an off-host copy still needs. Delete it once those backups are gone.`);
+  }
   return lines.join('\n');
 }

@@ -18,6 +18,27 @@ export interface TlsConfig {
  * incremental what changed since the last backup of any type. */
 export type BackupType = 'diff' | 'incr';
 
+/** The off-host repository: S3 or an S3-compatible store, pgBackRest's repo2. Backups go to it
+ * as to the local one, and every WAL segment is archived to both. */
+export interface S3Config {
+  /** The service's host name, e.g. `s3.eu-central-1.amazonaws.com` (TLS, certificate checked). */
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly region: string;
+  /** Where in the bucket the repository lives. Default `/pg-quadlet/<name>`: one per service. */
+  readonly path: string;
+  /** `host` (`bucket.endpoint`, AWS's way) or `path` (`endpoint/bucket`, most S3-compatible servers). */
+  readonly uriStyle: 'host' | 'path';
+  /** The endpoint's port when not 443. */
+  readonly port?: number;
+  /** Host file of a CA certificate to trust for the endpoint (a private CA); mounted read-only. */
+  readonly caFile?: string;
+  /** Podman secret holding the access key ID (first line) and the secret access key (second):
+   * never written into a unit. Default `<name>-s3-keys`; install creates it from
+   * `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` when missing. */
+  readonly keysSecret: string;
+}
+
 export interface BackupConfig {
   /** Turn the scheduled backup timers off (the backup services can still be started by hand). */
   readonly enabled: boolean;
@@ -39,6 +60,17 @@ export interface BackupConfig {
   readonly archiveTimeoutSec: number;
   /** Spread start times by up to this many seconds, so many hosts do not all start at once. */
   readonly randomizedDelaySec: number;
+  /** When `pgbackrest verify` checks every backup and WAL file against its checksum, in the forms
+   * of `schedule` (e.g. `0 4 * * sat`); unset: no timer (`pg-quadlet verify` runs it by hand). */
+  readonly verifySchedule?: string;
+  /** Encrypt every repository (aes-256-cbc) with the passphrase in `passphraseSecret`. Chosen
+   * before the first backup: pgBackRest cannot encrypt a repository that holds backups. */
+  readonly encrypt: boolean;
+  /** Podman secret holding the repositories' passphrase; install generates it when missing and
+   * shows it once. Without it, encrypted backups cannot be read. Default `<name>-backup-passphrase`. */
+  readonly passphraseSecret: string;
+  /** A second, off-host repository. */
+  readonly s3?: S3Config;
 }
 
 export type PoolMode = 'transaction' | 'session' | 'statement';
@@ -106,7 +138,7 @@ declare const resolved: unique symbol;
  * commands take: the type system keeps an unchecked object out of a unit file. */
 export type ResolvedConfig = PostgresServiceConfig & { readonly [resolved]: true };
 
-type DeepPartial<T> = { -readonly [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+type DeepPartial<T> = { -readonly [K in keyof T]?: NonNullable<T[K]> extends object ? DeepPartial<NonNullable<T[K]>> : T[K] };
 
 /** What callers pass: any subset of the config; defaults fill the rest. */
 export type PostgresServiceInput = DeepPartial<Omit<PostgresServiceConfig, 'settings' | 'tls'>> & {
@@ -136,6 +168,7 @@ export const DEFAULTS = {
     keepMin: 3,
     randomizedDelaySec: 300,
     archiveTimeoutSec: 60,
+    encrypt: false,
   },
   pool: {
     enabled: false,
@@ -150,13 +183,18 @@ export const DEFAULTS = {
   waitHealthy: true,
   startTimeoutSec: 300,
   stopTimeoutSec: 60,
-} as const satisfies Omit<PostgresServiceConfig, NamedField>;
+} as const satisfies Omit<PostgresServiceConfig, NamedField | 'backup'> & { backup: Omit<BackupConfig, 'passphraseSecret'> };
 
 type NamedField = 'passwordSecret' | 'dataVolume' | 'backupVolume';
 
 /** Defaults that follow the service's name, so a second service gets its own volumes and secret. */
 export function namedDefaults(name: string): Pick<PostgresServiceConfig, NamedField> {
   return { passwordSecret: `${name}-password`, dataVolume: `${name}-data`, backupVolume: `${name}-backups` };
+}
+
+/** The backup section's defaults that follow the service's name. */
+export function namedBackupDefaults(name: string): { passphraseSecret: string; s3: Pick<S3Config, 'path' | 'keysSecret' | 'uriStyle'> } {
+  return { passphraseSecret: `${name}-backup-passphrase`, s3: { path: `/pg-quadlet/${name}`, keysSecret: `${name}-s3-keys`, uriStyle: 'host' } };
 }
 
 /** Default host directory of the TLS certificates (the spec's `/data/certificates`). */

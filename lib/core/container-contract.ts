@@ -12,10 +12,18 @@ export const CONTAINER = {
   pgdata: '/data/postgres/pgdata',
   /** The backup volume: a separate volume, mounted inside the data volume's tree. */
   backupDir: '/data/postgres/backups',
+  /** pgBackRest's repository on the backup volume (repo1), and the stanza's name. */
+  pgbackrestRepo: '/data/postgres/backups/pgbackrest',
+  stanza: 'main',
   certificatesDir: '/data/certificates',
   initDir: '/data/init.d',
   /** Where the password secret is mounted. */
   passwordFile: '/run/secrets/postgres-password',
+  /** Where the backup passphrase and the S3 keys secrets are mounted. */
+  backupPassphraseFile: '/run/secrets/backup-passphrase',
+  s3KeysFile: '/run/secrets/backup-s3-keys',
+  /** Where `backup.s3.caFile` is mounted (read-only). */
+  s3CaFile: '/etc/pg-quadlet/s3-ca.pem',
   port: 5432,
   poolPort: 6432,
   uid: 999,
@@ -51,6 +59,18 @@ export const ENV = {
   backupKeepDays: 'BACKUP_KEEP_DAYS',
   backupKeepMin: 'BACKUP_KEEP_MIN',
   archiveTimeout: 'POSTGRES_ARCHIVE_TIMEOUT',
+  backupEncrypt: 'POSTGRES_BACKUP_ENCRYPT',
+  backupPassphraseFile: 'POSTGRES_BACKUP_PASSPHRASE_FILE',
+  s3KeysFile: 'POSTGRES_BACKUP_S3_KEYS_FILE',
+  /** pgBackRest's own names for repo2 (it reads them from the environment too). */
+  repo2Type: 'PGBACKREST_REPO2_TYPE',
+  repo2Endpoint: 'PGBACKREST_REPO2_S3_ENDPOINT',
+  repo2Bucket: 'PGBACKREST_REPO2_S3_BUCKET',
+  repo2Region: 'PGBACKREST_REPO2_S3_REGION',
+  repo2Path: 'PGBACKREST_REPO2_PATH',
+  repo2UriStyle: 'PGBACKREST_REPO2_S3_URI_STYLE',
+  repo2Port: 'PGBACKREST_REPO2_STORAGE_PORT',
+  repo2CaFile: 'PGBACKREST_REPO2_STORAGE_CA_FILE',
   poolServerHost: 'POOL_SERVER_HOST',
   poolMode: 'POOL_MODE',
   poolMaxClientConn: 'POOL_MAX_CLIENT_CONN',

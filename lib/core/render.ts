@@ -2,6 +2,7 @@
  * Core: `renderUnits`, a config in and the unit files that run it out. Pure apart from reading the
  * package's own templates; the same input always gives the same bytes.
  */
+import { repositorySetup, secretOption } from './backup-repos.js';
 import type { PostgresServiceInput, PostgresSettings, ResolvedConfig } from './config.js';
 import { CONTAINER, ENV, EXIT_CONFIG, SCRIPT } from './container-contract.js';
 import { lowerKeys, parsePodmanVersion } from './podman-version.js';
@@ -22,7 +23,9 @@ export interface RenderedUnit {
 }
 
 /** What each unit file is for. */
-export type UnitRole = 'service' | 'pool' | 'network' | 'dataVolume' | 'backupVolume' | 'backupService' | 'fullBackupService' | 'backupTimer' | 'fullBackupTimer';
+export type UnitRole =
+  | 'service' | 'pool' | 'network' | 'dataVolume' | 'backupVolume'
+  | 'backupService' | 'fullBackupService' | 'backupTimer' | 'fullBackupTimer' | 'verifyService' | 'verifyTimer';
 
 /** A unit file a config makes, without its content: where it goes and what systemd calls it. */
 export type UnitFile = Omit<RenderedUnit, 'content'> & { readonly role: UnitRole };
@@ -43,12 +46,15 @@ export function unitFiles(config: ResolvedConfig): UnitFile[] {
     ...(config.backup.enabled
       ? [systemd('backupTimer', `${config.name}-backup.timer`), systemd('fullBackupTimer', `${config.name}-backup-full.timer`)]
       : []),
+    ...(config.backup.verifySchedule !== undefined
+      ? [systemd('verifyService', `${config.name}-backup-verify.service`), systemd('verifyTimer', `${config.name}-backup-verify.timer`)]
+      : []),
   ];
 }
 
 /** The systemd units a config makes, by role. */
 export type UnitNames = { readonly [R in 'service' | 'dataVolume' | 'backupVolume' | 'backupService' | 'fullBackupService']: string } & {
-  readonly [R in 'pool' | 'network' | 'backupTimer' | 'fullBackupTimer']?: string;
+  readonly [R in 'pool' | 'network' | 'backupTimer' | 'fullBackupTimer' | 'verifyService' | 'verifyTimer']?: string;
 };
 
 export function unitNames(config: ResolvedConfig): UnitNames {
@@ -74,13 +80,16 @@ const CONTENT: Readonly<Record<UnitRole, (config: ResolvedConfig, file: Omit<Uni
   network: (config, file) => networkUnit(config, file.fileName),
   dataVolume: (config, file) => volumeUnit(config, file.fileName, config.dataVolume, 'data'),
   backupVolume: (config, file) => volumeUnit(config, file.fileName, config.backupVolume, 'backups'),
-  backupService: (config, file) => backupServiceUnit(config, file.unitName, config.backup.type),
-  fullBackupService: (config, file) => backupServiceUnit(config, file.unitName, 'full'),
-  backupTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.schedule, BACKUP_KINDS[config.backup.type]),
-  fullBackupTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.fullSchedule, BACKUP_KINDS.full),
+  backupService: (config, file) => backupServiceUnit(config, file.unitName, `Take a ${BACKUP_KINDS[config.backup.type]} backup`, ['backup', config.backup.type]),
+  fullBackupService: (config, file) => backupServiceUnit(config, file.unitName, 'Take a full backup', ['backup', 'full']),
+  backupTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.schedule, `${BACKUP_KINDS[config.backup.type]} backup`),
+  fullBackupTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.fullSchedule, 'full backup'),
+  verifyService: (config, file) => backupServiceUnit(config, file.unitName, 'Verify every backup and archived WAL file', ['verify']),
+  verifyTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.verifySchedule ?? '', 'verification of the backups'),
 };
 
 function containerUnit(config: ResolvedConfig, fileName: string): string {
+  const repositories = repositorySetup(config);
   return renderTemplate('container', {
     ...runtimeView(config, {
       healthCmd: SCRIPT.healthCheck,
@@ -101,8 +110,9 @@ function containerUnit(config: ResolvedConfig, fileName: string): string {
       `${config.backupVolume}.volume:${CONTAINER.backupDir}`,
       ...certificateVolumes(config),
       ...(config.initScripts ? [`${config.initScripts}:${CONTAINER.initDir}:ro`] : []),
+      ...repositories.mounts,
     ].map((volume) => command([volume])),
-    secrets: [passwordSecret(config)],
+    secrets: [passwordSecret(config), ...repositories.secrets.map((secret) => command([secretOption(secret)]))],
     environment: environmentLines({
       [ENV.database]: config.database,
       [ENV.user]: config.user,
@@ -113,6 +123,7 @@ function containerUnit(config: ResolvedConfig, fileName: string): string {
       [ENV.backupKeepDays]: String(config.backup.keepDays),
       [ENV.backupKeepMin]: String(config.backup.keepMin),
       [ENV.archiveTimeout]: String(config.backup.archiveTimeoutSec),
+      ...repositories.environment,
     }),
     publishPort: command([`${publishHost(config.bindAddress)}:${config.port}:${CONTAINER.port}`]),
     exec: Object.keys(config.settings).length > 0 ? command(['postgres', ...settingArgs(config.settings)]) : undefined,
@@ -196,7 +207,7 @@ function command(words: readonly string[]): string {
 }
 
 function passwordSecret(config: ResolvedConfig): string {
-  return command([`${config.passwordSecret},type=mount,target=postgres-password,uid=${CONTAINER.uid},gid=${CONTAINER.uid},mode=0400`]);
+  return command([secretOption({ name: config.passwordSecret, target: CONTAINER.passwordFile })]);
 }
 
 function environmentLines(variables: Record<string, string>): string[] {
@@ -241,19 +252,20 @@ function volumeUnit(config: ResolvedConfig, fileName: string, volumeName: string
 
 const BACKUP_KINDS = { full: 'full', diff: 'differential', incr: 'incremental' } as const;
 
-function backupServiceUnit(config: ResolvedConfig, unitName: string, type: keyof typeof BACKUP_KINDS): string {
+/** A service running pgbackrest.sh in the running container (`what` it does, with these arguments). */
+function backupServiceUnit(config: ResolvedConfig, unitName: string, what: string, args: readonly string[]): string {
   return renderTemplate('backup.service', {
     dropIn: systemctlEdit(config, unitName),
-    description: unitValue(`Take a ${BACKUP_KINDS[type]} backup of PostgreSQL (${config.name})`),
+    description: unitValue(`${what} of PostgreSQL (${config.name})`),
     serviceUnit: unitValue(`${config.name}.service`),
-    execStart: unitWords([PODMAN, 'exec', config.name, SCRIPT.pgbackrest, 'backup', type]),
+    execStart: unitWords([PODMAN, 'exec', config.name, SCRIPT.pgbackrest, ...args]),
   });
 }
 
-function backupTimerUnit(config: ResolvedConfig, unitName: string, schedule: string, kind: string): string {
+function backupTimerUnit(config: ResolvedConfig, unitName: string, schedule: string, what: string): string {
   return renderTemplate('backup.timer', {
     dropIn: systemctlEdit(config, unitName),
-    description: unitValue(`Scheduled ${kind} backup of PostgreSQL (${config.name})`),
+    description: unitValue(`Scheduled ${what} of PostgreSQL (${config.name})`),
     onCalendar: toOnCalendar(schedule).map((expression) => unitValue(expression)),
     randomizedDelaySec: config.backup.randomizedDelaySec,
   });

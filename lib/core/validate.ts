@@ -3,7 +3,7 @@
  * listing every problem at once. The one place a config is validated.
  */
 import * as v from 'valibot';
-import { DEFAULT_CERTIFICATES_DIR, DEFAULTS, namedDefaults, type PostgresServiceInput, type ResolvedConfig } from './config.js';
+import { DEFAULT_CERTIFICATES_DIR, DEFAULTS, namedBackupDefaults, namedDefaults, type PostgresServiceInput, type ResolvedConfig } from './config.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { atLeast, formatVersion, isSupported, LOWERABLE_KEYS, OLDEST_SUPPORTED, parsePodmanVersion } from './podman-version.js';
 import { ScheduleError, toOnCalendar } from './schedule.js';
@@ -143,6 +143,26 @@ const TlsSchema = v.strictObject({
   certificatesDir: hostPath,
 });
 
+const hostName = v.pipe(
+  v.string('must be a host name'),
+  v.regex(/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 'must be a host name such as "s3.eu-central-1.amazonaws.com"'),
+);
+
+const S3Schema = v.strictObject({
+  endpoint: hostName,
+  // S3's bucket naming rules.
+  bucket: v.pipe(v.string('must be a bucket name'), v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name: 3-63 lower-case letters, digits, "." and "-"')),
+  region: v.pipe(v.string('must be a region'), v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a region such as "eu-central-1"')),
+  path: v.pipe(
+    v.string('must be a path in the bucket'),
+    v.regex(/^\/[A-Za-z0-9._/+-]*$/, 'must be an absolute path in the bucket of letters, digits, ".", "_", "/", "+" and "-", e.g. "/pg-quadlet/db1"'),
+  ),
+  uriStyle: v.picklist(['host', 'path'], 'must be "host" (bucket.endpoint) or "path" (endpoint/bucket)'),
+  port: v.optional(integer(1, 65535, 'a TCP port')),
+  caFile: v.optional(hostPath),
+  keysSecret: objectName,
+});
+
 const BackupSchema = v.strictObject({
   enabled: v.boolean('must be true or false'),
   schedule,
@@ -152,6 +172,10 @@ const BackupSchema = v.strictObject({
   keepMin: integer(1, 1000, 'newest backups always kept'),
   randomizedDelaySec: integer(0, 86400, 'seconds'),
   archiveTimeoutSec: integer(0, 86400, 'seconds; 0 turns the timeout off'),
+  verifySchedule: v.optional(schedule),
+  encrypt: v.boolean('must be true or false'),
+  passphraseSecret: objectName,
+  s3: v.optional(S3Schema),
 });
 
 const PoolSchema = v.strictObject({
@@ -195,6 +219,7 @@ const KNOWN_FIELDS: Readonly<Record<string, readonly string[]>> = {
   '': Object.keys(ConfigEntries),
   tls: Object.keys(TlsSchema.entries),
   backup: Object.keys(BackupSchema.entries),
+  'backup.s3': Object.keys(S3Schema.entries),
   pool: Object.keys(PoolSchema.entries),
 };
 
@@ -253,12 +278,22 @@ function withDefaults(input: Record<string, unknown>): Record<string, unknown> {
   // Names derived from an invalid name would only repeat its error under other fields.
   const name = typeof input.name === 'string' && NAME_PATTERN.test(input.name) ? input.name : DEFAULTS.name;
   const merged: Record<string, unknown> = { ...DEFAULTS, ...namedDefaults(name), ...input };
-  merged.backup = isPlainObject(input.backup) ? { ...DEFAULTS.backup, ...input.backup } : input.backup ?? DEFAULTS.backup;
+  merged.backup = withBackupDefaults(input.backup, name);
   merged.pool = isPlainObject(input.pool) ? { ...DEFAULTS.pool, ...input.pool } : input.pool ?? DEFAULTS.pool;
   if (input.waitHealthy === undefined) merged.waitHealthy = canWaitHealthy(merged.podmanVersion);
   if (isPlainObject(input.tls)) merged.tls = { certificatesDir: DEFAULT_CERTIFICATES_DIR, ...input.tls };
   for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
   return merged;
+}
+
+function withBackupDefaults(input: unknown, name: string): unknown {
+  const named = namedBackupDefaults(name);
+  const defaults = { ...DEFAULTS.backup, passphraseSecret: named.passphraseSecret };
+  if (input === undefined) return defaults;
+  if (!isPlainObject(input)) return input;
+  const backup: Record<string, unknown> = { ...defaults, ...input };
+  if (isPlainObject(input.s3)) backup.s3 = { ...named.s3, ...input.s3 };
+  return backup;
 }
 
 /** Whether the target Podman can hold `systemctl start` until the server is healthy. An

@@ -1,6 +1,7 @@
 /**
  * Host: what the data volume says about the cluster in it, read without the container running:
- * who the cluster was made for (the identity record the entrypoint writes in PGDATA).
+ * who the cluster was made for (the identity record the entrypoint writes in PGDATA), and of the
+ * backup volume, whether its pgBackRest repository is encrypted.
  */
 import path from 'node:path';
 import type { ResolvedConfig } from '../core/config.js';
@@ -36,4 +37,15 @@ export async function readIdentity(config: ResolvedConfig, runner: Runner): Prom
   const file = path.join(mountpoint, path.relative(CONTAINER.dataDir, CONTAINER.pgdata), CONTAINER.identityFile);
   const result = config.rootless ? await runner.run('podman', ['unshare', 'cat', file]) : await runner.run('cat', [file]);
   return result.exitCode === 0 ? parseIdentity(result.stdout) : undefined;
+}
+
+/** Whether the pgBackRest repository on the backup volume is encrypted: its info files are then
+ * OpenSSL's format, which begins "Salted__". Undefined when there is no repository yet. */
+export async function readRepositoryEncrypted(config: ResolvedConfig, runner: Runner): Promise<boolean | undefined> {
+  const mountpoint = await new Podman(runner).volumeMountpoint(config.backupVolume);
+  if (mountpoint === undefined) return undefined;
+  const file = path.join(mountpoint, path.relative(CONTAINER.backupDir, CONTAINER.pgbackrestRepo), 'archive', CONTAINER.stanza, 'archive.info');
+  // A few hundred bytes, and the header is plain ASCII whatever follows.
+  const result = config.rootless ? await runner.run('podman', ['unshare', 'cat', file]) : await runner.run('cat', [file]);
+  return result.exitCode === 0 ? result.stdout.startsWith('Salted__') : undefined;
 }

@@ -127,11 +127,14 @@ function* leaves(object: Record<string, unknown>, prefix = ''): Generator<[strin
   }
 }
 
+/** Number fields of optional sections, which have no default to tell their type. */
+const UNDEFAULTED_NUMBERS: Readonly<Record<string, number>> = { 'backup.s3.port': 0 };
+
 /** INI, environment and flags carry text: numbers and booleans are read as the field's default
  * type says. Anything else stays text, for validation to judge. */
 function coerce(field: string, value: unknown): unknown {
   if (typeof value !== 'string') return value;
-  const template = field.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], DEFAULTS);
+  const template = UNDEFAULTED_NUMBERS[field] ?? field.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], DEFAULTS);
   if (typeof template === 'number' && /^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
   if (typeof template === 'boolean' && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === 'true';
   return value;

@@ -1,12 +1,14 @@
 // pgBackRest when things go wrong, against real PostgreSQL 15 and real pgBackRest 2.45: a lost
 // data directory, a damaged repository, a backup killed mid-way, and a repository the server
-// cannot write to for a while. What was committed and archived must always come back.
+// cannot write to for a while, or one whose disk is full. What was committed and archived must
+// always come back.
+import { execa } from 'execa';
 import fs from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipUnless } from '../support/skip.js';
-import { withSandbox, type Sandbox } from '../image/sandbox.js';
+import { postgresGid, postgresUid, withSandbox, type Sandbox } from '../image/sandbox.js';
 import {
   archivedSegments,
   archiver,
@@ -122,7 +124,7 @@ test('a backup killed mid-way (SIGKILL to pgBackRest) fails; the backups before 
     for (const pid of killed) process.kill(pid, 'SIGKILL');
     const result = await run;
     assert.is.not(result.exitCode, 0);
-    assert.match(String(result.all), /error: the full backup failed \(its error is above\): the backups before it are as they were/);
+    assert.match(String(result.all), /error: the full backup into repo1 failed \(the error is above\): the backups before it are as they were/);
     assert.equal((await infoBackups(box)).map((b) => b.label), [first.label], 'the killed backup is not listed as one');
 
     const next = await backupNow(box, 'full');
@@ -173,6 +175,79 @@ test('archiving into a repository it cannot write fails visibly, keeps the WAL, 
     const restored = await startRestored(box);
     assert.equal(await names(box), ['backed-up', 'during', 'after']);
     assert.is(await box.stop(restored), 0);
+  });
+});
+
+test('a repository whose disk is full: the backup fails and archiving stops (No space left on device), the backup before still verifies and restores; with room again the archive catches up with no segment lost and the next backup succeeds', async () => {
+  await withSandbox(async (box) => {
+    // The backup volume: a 32 MB tmpfs. The first backup and the WAL archived with it take about
+    // 7 MB, the WAL of 16 MB of random bytes (zst cannot shrink them) another 17: a full backup
+    // of them, 20 MB more, cannot fit.
+    const repo = box.paths.pgbackrestRepo;
+    fs.mkdirSync(repo);
+    await execa('mount', ['-t', 'tmpfs', '-o', `size=32m,mode=0750,uid=${postgresUid()},gid=${postgresGid()}`, 'pg-quadlet-repo-test', repo]);
+    try {
+      const server = await box.startReady();
+      await box.query("CREATE TABLE items (id serial PRIMARY KEY, name text); INSERT INTO items (name) VALUES ('backed-up')");
+      const first = await backupNow(box, 'full');
+      await box.query("INSERT INTO items (name) VALUES ('later'); CREATE TABLE noise AS SELECT gen_random_bytes(1024) AS b FROM generate_series(1, 16384)");
+      await waitArchived(box, await switchWal(box), 30_000);
+
+      // No retry after 15 s: the disk stays full (job-retry, read by pgBackRest itself).
+      const full = await runPgbackrest(box, ['backup', 'full'], { PGBACKREST_JOB_RETRY: '0' });
+      assert.is.not(full.exitCode, 0);
+      // pgBackRest 2.45 takes a short write() for an error, so the errno it prints is whatever
+      // came before (here "[2] No such file or directory"), not ENOSPC: the path is what tells.
+      const failed = new RegExp(`ERROR: \\[\\d+\\]: .*unable to write '${repo}/backup/main/(\\d{8}-\\d{6}F)/[^']+'`).exec(String(full.all))?.[1];
+      assert.ok(failed, String(full.all));
+      assert.match(String(full.all), /error: the full backup into repo1 failed \(the error is above\): the backups before it are as they were/);
+      assert.is(fs.statfsSync(repo).bavail, 0, 'the repository\'s disk is full');
+      assert.equal((await infoBackups(box)).map((b) => b.label), [first.label], 'the failed backup is not listed as one');
+
+      await box.query("INSERT INTO items (name) VALUES ('during')");
+      const stuck = await switchWal(box);
+      await waitFor('a failed archive attempt', async () => (await archiver(box)).failed > 0, 30_000);
+      const failing = await archiver(box);
+      assert.is(failing.lastFailed, stuck);
+      assert.ok(failing.lastArchived < stuck);
+      assert.match(server.output(), /ERROR: \[\d+\]: .*archive-push command encountered error\(s\):\n\s+repo1: \[FileWriteError\] unable to write '[^']+': \[28\] No space left on device/, 'pgBackRest says why, in the server log');
+      assert.ok(fs.existsSync(path.join(box.paths.pgdata, 'pg_wal/archive_status', `${stuck}.ready`)), 'the segment waits in pg_wal');
+
+      const verified = await runPgbackrest(box, ['verify']);
+      assert.is(verified.exitCode, 0, String(verified.all));
+      assert.ok(String(verified.all).includes(`backup '${failed}' appears to be in progress, skipping`), 'what the failed backup left is not taken for a backup');
+      assert.match(String(verified.stdout), /^pgbackrest\.sh: verify passed/m);
+      assert.is(await box.stop(server), 0);
+
+      // A test restore of the first backup from the full repository (it writes nothing there).
+      const original = await setAside(box);
+      const restored = await pgbackrestOk(box, ['restore', '--backup', first.label, '--archive-mode-off']);
+      assert.match(restored, new RegExp(`restored ${first.label} into `));
+      const trial = await startRestored(box);
+      assert.equal(await names(box), ['backed-up'], 'the first backup, as it ended');
+      assert.is(await box.superuser("SELECT to_regclass('noise') IS NULL"), 't');
+      assert.is(await box.stop(trial), 0);
+      await setAside(box);
+      await pgbackrestOk(box, ['put-back', original]);
+
+      // The server starts again on the full repository; then the operator adds room.
+      const again = await box.startReady();
+      await execa('mount', ['-o', 'remount,size=128m', repo]);
+      await box.query("INSERT INTO items (name) VALUES ('after')");
+      const last = await switchWal(box);
+      await waitArchived(box, last, 60_000);
+      const segments = archivedSegments(box).filter((s) => s.startsWith('00000001')).map(segmentNumber);
+      const from = Math.min(...segments);
+      assert.equal(segments, Array.from({ length: segmentNumber(last) - from + 1 }, (_, i) => from + i), 'every segment, in order, none missing');
+
+      const next = await backupNow(box, 'full');
+      assert.is(next.kept, 2);
+      assert.equal((await infoBackups(box)).map((b) => b.label), [first.label, next.label]);
+      assert.equal(await names(box), ['backed-up', 'later', 'during', 'after']);
+      assert.is(await box.stop(again), 0);
+    } finally {
+      await execa('umount', ['--lazy', repo]);
+    }
   });
 });
 

@@ -3,7 +3,7 @@
 // result line, pgBackRest's info, the server's archiver statistics and the repository's files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseBackupLine, type BackupResult } from '../../lib/commands/backup.js';
+import { parseBackupLines, type BackupResult } from '../../lib/commands/backup.js';
 import { sandboxMissing, type Sandbox, type Server } from '../image/sandbox.js';
 import { processTree, waitFor } from './support.js';
 
@@ -25,12 +25,19 @@ export async function pgbackrestOk(box: Sandbox, args: string[], env: Record<str
   return String(result.stdout);
 }
 
-/** Takes a backup and reads its result line as `pg-quadlet backup` does. */
-export async function backupNow(box: Sandbox, type: 'full' | 'diff' | 'incr', env: Record<string, string | undefined> = {}): Promise<BackupResult> {
+/** Takes a backup into every repository and reads the result lines as `pg-quadlet backup` does. */
+export async function backupsNow(box: Sandbox, type: 'full' | 'diff' | 'incr', env: Record<string, string | undefined> = {}): Promise<BackupResult[]> {
   const stdout = await pgbackrestOk(box, ['backup', type], env);
-  const lines = stdout.split('\n').filter(Boolean);
-  if (lines.length !== 1) throw new Error(`backup printed more than its result line on stdout:\n${stdout}`);
-  return parseBackupLine(stdout);
+  const results = parseBackupLines(stdout);
+  if (results.length !== stdout.split('\n').filter(Boolean).length) throw new Error(`backup printed more than its result lines on stdout:\n${stdout}`);
+  return results;
+}
+
+/** Takes a backup into the one repository (the backup volume's). */
+export async function backupNow(box: Sandbox, type: 'full' | 'diff' | 'incr', env: Record<string, string | undefined> = {}): Promise<BackupResult> {
+  const [only, ...more] = await backupsNow(box, type, env);
+  if (!only || more.length > 0) throw new Error('expected one repository\'s backup');
+  return only;
 }
 
 export interface InfoBackup {

@@ -21,7 +21,7 @@ const set = (label: string, type: string, stop: string, delta: number) => ({
   label, type, timestamp: { start: at(stop) - 5, stop: at(stop) }, info: { size: 800_000_000, repository: { size: 40_000_000, delta } }, database: { id: 1, 'repo-key': 1 },
 });
 const INFO = JSON.stringify([{ name: 'main', backup: [set('20261122-013000F', 'full', '2026-11-22T01:30:05Z', 39_000_000), set('20261122-013000F_20261129-020000D', 'diff', '2026-11-29T02:00:05Z', 2_000_000)] }]);
-const BACKUP_LINE = 'pgbackrest.sh: backup 20261129-020000F_20261129-120000D (diff), 763 MiB (800000000 bytes), stored 1.9 MiB (2000000 bytes) in 3.61 s; kept 3, expired 1 (20261115-013000F)';
+const BACKUP_LINE = 'pgbackrest.sh: backup 20261129-020000F_20261129-120000D (diff) in repo1, 763 MiB (800000000 bytes), stored 1.9 MiB (2000000 bytes) in 3.61 s; kept 3, expired 1 (20261115-013000F)';
 const RESTORE_LINE = 'pgbackrest.sh: restored 20261122-013000F_20261129-020000D into /data/postgres/pgdata, to the end of the archived WAL, in 4.10 s; the next start replays WAL from the archive and promotes (pgbackrest.sh wait-promoted)';
 const ASIDE = '/data/postgres/pgdata.before-restore-20261129T120000Z';
 
@@ -41,10 +41,19 @@ const on = (runner: FakeHost) => contextFor(config, { runner });
 test("backup takes the config's type in the running container (full on request) and reports label, sizes and what expired", async () => {
   const fake = host();
   const result = await backup(on(fake));
-  assert.equal(result, { label: '20261129-020000F_20261129-120000D', type: 'diff', sizeBytes: 800_000_000, storedBytes: 2_000_000, seconds: 3.61, kept: 3, expired: ['20261115-013000F'] });
-  assert.is(formatBackup(result), 'Took the differential backup 20261129-020000F_20261129-120000D of 762.9 MiB, stored as 1.9 MiB, in 3.6 s (3 in the repository; expired 1: 20261115-013000F).');
+  assert.equal(result.backups, [{ label: '20261129-020000F_20261129-120000D', type: 'diff', repo: 1, sizeBytes: 800_000_000, storedBytes: 2_000_000, seconds: 3.61, kept: 3, expired: ['20261115-013000F'] }]);
+  assert.is(formatBackup(result), 'Took the differential backup 20261129-020000F_20261129-120000D of 762.9 MiB into the backup volume (repo1), stored as 1.9 MiB, in 3.6 s (3 there; expired 1: 20261115-013000F).');
   assert.is(fake.calls.at(-1)?.command, 'podman exec poststack-postgres /usr/local/bin/pgbackrest.sh backup diff');
-  assert.is((await backup(on(fake), { type: 'full' })).type, 'full');
+  assert.is((await backup(on(fake), { type: 'full' })).backups[0]?.type, 'full');
+});
+
+test('backup with an off-host repository reports one backup per repository', async () => {
+  const fake = host();
+  const second = BACKUP_LINE.replace('in repo1', 'in repo2').replace('kept 3, expired 1 (20261115-013000F)', 'kept 2, expired 0');
+  fake.execs.set('/usr/local/bin/pgbackrest.sh backup diff', ok(`${BACKUP_LINE}\n${second}\n`));
+  const result = await backup(on(fake));
+  assert.equal(result.backups.map((b) => [b.repo, b.kept, b.expired]), [[1, 3, ['20261115-013000F']], [2, 2, []]]);
+  assert.match(formatBackup(result), /\(repo1\)[^\n]*\n.*into the off-host repository \(repo2\)/);
 });
 
 test('backups lists the repository newest first, with the window a restore can reach', async () => {
@@ -86,6 +95,24 @@ test('restore --latest: stop, the data directory aside, restore in a one-shot co
   }
   assert.equal([result.kind, result.kind === 'backup' && result.label, result.keptAs], ['backup', '20261122-013000F_20261129-020000D', ASIDE]);
   assert.match(formatRestore(result), /healthy, out of recovery, taking writes\.\nThe data directory as it was is kept at \/data\/postgres\/pgdata\.before-restore-20261129T120000Z/);
+});
+
+test('restore --repo 2 restores from the off-host repository alone; the one-shot container gets its keys as Podman secrets', async () => {
+  const withS3 = resolveConfig({ backup: { encrypt: true, s3: { endpoint: 's3.example.com', bucket: 'backups', region: 'eu-central-1' } } });
+  const fake = host();
+  const both = JSON.stringify([{ name: 'main', backup: [set('20261122-013000F', 'full', '2026-11-22T01:30:05Z', 39_000_000), { ...set('20261122-013100F', 'full', '2026-11-22T01:31:05Z', 39_000_000), database: { id: 1, 'repo-key': 2 } }] }]);
+  fake.execs.set('/usr/local/bin/pgbackrest.sh info', ok(both));
+  fake.oneShots.set('/usr/local/bin/pgbackrest.sh restore --latest --repo 2', ok(RESTORE_LINE.replace(' into ', ' from repo2 into ').replace('20261122-013000F_20261129-020000D', '20261122-013100F')));
+  const questions: string[] = [];
+  const result = await restore(contextFor(withS3, { runner: fake }), { latest: true, repo: 2, confirm: async (question) => (questions.push(question), true) });
+  assert.match(questions[0] ?? '', /^Restore poststack-postgres from 20261122-013100F in repo2 to the last archived change\?/);
+  assert.equal([result.kind, result.kind === 'backup' && result.label], ['backup', '20261122-013100F']);
+  const oneShot = fake.calls.find((call) => call.command.includes('restore --latest --repo 2'))?.command.split(' ') ?? [];
+  assert.ok(oneShot.includes('--secret=poststack-postgres-s3-keys,type=mount,target=backup-s3-keys,uid=999,gid=999,mode=0400'));
+  assert.ok(oneShot.includes('--secret=poststack-postgres-backup-passphrase,type=mount,target=backup-passphrase,uid=999,gid=999,mode=0400'));
+  assert.ok(oneShot.includes('--env=PGBACKREST_REPO2_S3_BUCKET=backups'));
+  const refused = await restore(on(fake), { latest: true, repo: 2, yes: true }).then(() => undefined, (e: Error) => e);
+  assert.match(String(refused), /--repo 2 is not a repository of poststack-postgres: 1 is the backup volume, and there is no off-host one \(backup\.s3\)/);
 });
 
 test('a restore that fails puts the data directory as it was back and starts it, and says so', async () => {

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { install, type InstallOptions } from '../../lib/commands/install.js';
-import { uninstall, type UninstallOptions } from '../../lib/commands/uninstall.js';
+import { formatInstall, install, type InstallOptions } from '../../lib/commands/install.js';
+import { formatUninstall, uninstall, type UninstallOptions } from '../../lib/commands/uninstall.js';
 import { contextFor } from '../../lib/context.js';
 import { isPgQuadletError, resolveConfig, type PostgresServiceInput } from '../../lib/index.js';
 import { FakeHost } from '../support/fake-host.js';
@@ -244,6 +244,19 @@ test('uninstall stops and removes the units, keeps volumes, secret and foreign f
   assert.ok(purged.actions.some((action) => action.includes('podman volume rm poststack-postgres-data')));
 });
 
+test('a purge removes the backup secrets but keeps the passphrase file, which an off-host copy still needs, and says so', async () => {
+  const s3 = { endpoint: 's3.example.com', bucket: 'backups', region: 'eu-central-1' };
+  const { root, host, config, run, remove } = setup({ backup: { encrypt: true, s3 } });
+  const env = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' };
+  const installed = await run({ env });
+  const purged = await remove({ purge: true, yes: true });
+  assert.not.ok(host.secrets.has(config.backup.passphraseSecret));
+  assert.not.ok(host.secrets.has('poststack-postgres-s3-keys'));
+  assert.is(purged.keptPassphrase, installed.generatedPassphrase?.file);
+  assert.ok(Object.keys(snapshot(root)).includes('etc/pg-quadlet/poststack-postgres-backup-passphrase.passphrase'));
+  assert.match(formatUninstall(purged), /Kept \S+\.passphrase: the passphrase of the encrypted backups, which an off-host copy still needs/);
+});
+
 test('uninstall --dry-run changes nothing', async () => {
   const { root, host, config, run, remove } = setup();
   await run();
@@ -325,6 +338,52 @@ test('a rootless install reads the identity through podman unshare (PGDATA belon
     (error: Error) => assert.match(error.message, /config sets user "someone" \(the cluster's is "poststack"\)/),
   );
   assert.ok(host.calls.some((call) => call.command.startsWith('podman unshare cat ')));
+});
+
+test('backup.encrypt: a passphrase is generated, stored for its owner only, shown once, and reaches Podman on standard input only', async () => {
+  const { root, host, paths, run } = setup({ backup: { encrypt: true } });
+  const result = await run();
+  const passphrase = result.generatedPassphrase;
+  assert.ok(passphrase);
+  assert.ok(passphrase.value.length >= 64);
+  assert.is(passphrase.file, path.join(paths.stateDir, 'poststack-postgres-backup-passphrase.passphrase'));
+  assert.is(fs.statSync(passphrase.file).mode & 0o777, 0o600);
+  assert.is(host.secrets.get('poststack-postgres-backup-passphrase'), passphrase.value);
+  for (const call of host.calls) assert.not.ok(call.command.includes(passphrase.value), `not in the arguments of ${call.command}`);
+  const units = Object.entries(snapshot(root)).filter(([file]) => !file.endsWith('.passphrase') && !file.endsWith('.password'));
+  for (const [file, content] of units) assert.not.ok(content.includes(passphrase.value), `not in ${file}`);
+  assert.match(formatInstall(result), /Without it the encrypted backups cannot be read/);
+  assert.is((await run()).generatedPassphrase, undefined, 'shown once; the secret is kept');
+});
+
+test('backup.s3: the keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY on standard input; without them install refuses with nothing written', async () => {
+  const s3 = { endpoint: 's3.example.com', bucket: 'backups', region: 'eu-central-1' };
+  const { root, host, run } = setup({ backup: { s3 } });
+  const error = await run().then(() => undefined, (e: unknown) => e);
+  assert.ok(isPgQuadletError(error, 'PG_QUADLET_REFUSED'), String(error));
+  assert.match((error as Error).message, /backup\.s3: the Podman secret poststack-postgres-s3-keys with the S3 keys does not exist: give them to install as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY .*podman secret create poststack-postgres-s3-keys -\); nothing was written$/);
+  assert.equal(Object.keys(snapshot(root)), []);
+
+  await run({ env: { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalr/EXAMPLEKEY' } });
+  assert.is(host.secrets.get('poststack-postgres-s3-keys'), 'AKIAEXAMPLE\nwJalr/EXAMPLEKEY\n');
+  for (const call of host.calls) assert.not.ok(call.command.includes('wJalr'), `not in the arguments of ${call.command}`);
+  for (const content of Object.values(snapshot(root))) assert.not.ok(content.includes('wJalr'));
+  const unit = fs.readFileSync(path.join(root, 'etc/containers/systemd/poststack-postgres.container'), 'utf8');
+  assert.match(unit, /^Secret=poststack-postgres-s3-keys,type=mount,target=backup-s3-keys,uid=999,gid=999,mode=0400$/m);
+  assert.match(unit, /^Environment=PGBACKREST_REPO2_S3_BUCKET=backups$/m);
+});
+
+test('backup.encrypt that disagrees with the repository on the backup volume is refused before anything is written', async () => {
+  const { root, host, config, run } = setup();
+  host.volumes.add(config.backupVolume);
+  const info = '/var/lib/containers/storage/volumes/poststack-postgres-backups/_data/pgbackrest/archive/main/archive.info';
+  host.files.set(info, '[backrest]\nbackrest-format=5\n');
+  const error = await run({}, { backup: { encrypt: true } }).then(() => undefined, (e: unknown) => e);
+  assert.match(String(error), /holds unencrypted backups, and pgBackRest cannot encrypt a repository that holds backups/);
+  assert.equal(Object.keys(snapshot(root)), []);
+  host.files.set(info, 'Salted__\u0001\u0002');
+  assert.match(String(await run().then(() => undefined, (e: unknown) => e)), /is encrypted: set backup\.encrypt = true/);
+  assert.ok((await run({}, { backup: { encrypt: true } })).changed, 'the matching setting installs');
 });
 
 test('a schedule systemd refuses on this host is refused before anything is written', async () => {

@@ -106,7 +106,11 @@ function unread(names: readonly string[], text = scriptText()): string[] {
 
 const environmentNames = (units: RenderedUnit[]) =>
   [...new Set(units.flatMap((unit) => [...unit.content.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=/gm)].map((m) => m[1] ?? '')))];
-const everyUnit = () => [...renderUnits(), ...renderUnits({ pool: { enabled: true }, tls: { domain: 'db.example.com' } })];
+const everyUnit = () => [
+  ...renderUnits(),
+  ...renderUnits({ pool: { enabled: true }, tls: { domain: 'db.example.com' } }),
+  ...renderUnits({ backup: { encrypt: true, s3: { endpoint: 's3.example.com', bucket: 'backups', region: 'eu-central-1', port: 9000, caFile: '/etc/ssl/s3-ca.pem' } } }),
+];
 
 test("the scripts' defaults and the Containerfile hold the contract's paths, ports, uid, identity file and exit status", () => {
   assert.equal(disagreements(), []);

@@ -153,6 +153,46 @@ test('Podman 4.6 cannot wait for health: it does not by default, an explicit wai
   });
 });
 
+test('backup.verifySchedule adds a verification service and timer; without it there is none', () => {
+  const units = renderUnits({ backup: { verifySchedule: '0 4 * * sat' } });
+  const service = file(units, '-backup-verify.service');
+  assert.match(service, /^Requisite=poststack-postgres\.service$/m);
+  assert.match(service, /^ExecStart=\/usr\/bin\/podman exec poststack-postgres \/usr\/local\/bin\/pgbackrest\.sh verify$/m);
+  assert.equal(lines(file(units, '-backup-verify.timer'), 'OnCalendar'), ['Sat *-*-* 04:00:00']);
+  assert.not.ok(renderUnits().some((unit) => unit.fileName.includes('verify')));
+  assert.throws(() => renderUnits({ backup: { verifySchedule: 'weekly on sundays' } }), (error: unknown) => isConfigError(error) && error.issues.some((issue) => issue.path === 'backup.verifySchedule'));
+});
+
+test('backup.encrypt and backup.s3: the settings as environment, the keys as Podman secrets and the CA file read-only; no secret in the unit', () => {
+  const container = file(renderUnits({
+    backup: { encrypt: true, s3: { endpoint: 's3.example.com', bucket: 'backups', region: 'eu-central-1', port: 9000, caFile: '/etc/ssl/s3-ca.pem', uriStyle: 'path' } },
+  }), '.container');
+  assert.equal(lines(container, 'Secret'), [
+    'poststack-postgres-password,type=mount,target=postgres-password,uid=999,gid=999,mode=0400',
+    'poststack-postgres-backup-passphrase,type=mount,target=backup-passphrase,uid=999,gid=999,mode=0400',
+    'poststack-postgres-s3-keys,type=mount,target=backup-s3-keys,uid=999,gid=999,mode=0400',
+  ]);
+  for (const line of [
+    'POSTGRES_BACKUP_ENCRYPT=aes-256-cbc', 'PGBACKREST_REPO2_TYPE=s3', 'PGBACKREST_REPO2_S3_ENDPOINT=s3.example.com', 'PGBACKREST_REPO2_S3_BUCKET=backups',
+    'PGBACKREST_REPO2_PATH=/pg-quadlet/poststack-postgres', 'PGBACKREST_REPO2_S3_URI_STYLE=path', 'PGBACKREST_REPO2_STORAGE_PORT=9000',
+    'PGBACKREST_REPO2_STORAGE_CA_FILE=/etc/pg-quadlet/s3-ca.pem',
+  ]) {
+    assert.ok(lines(container, 'Environment').includes(line), line);
+  }
+  assert.ok(lines(container, 'Volume').includes('/etc/ssl/s3-ca.pem:/etc/pg-quadlet/s3-ca.pem:ro'));
+});
+
+test('backup.s3 fields are checked, each named with its fix', () => {
+  try {
+    resolveConfig({ backup: { s3: { endpoint: 'https://s3.example.com', bucket: 'Bad_Bucket', region: 'eu central', path: 'relative' } } });
+    assert.unreachable('refused');
+  } catch (error) {
+    assert.ok(isConfigError(error));
+    assert.equal(error.issues.map((issue) => issue.path).sort(), ['backup.s3.bucket', 'backup.s3.endpoint', 'backup.s3.path', 'backup.s3.region']);
+  }
+  assert.throws(() => resolveConfig({ backup: { s3: { bucket: 'backups', region: 'eu-central-1' } } }), /backup\.s3\.endpoint/);
+});
+
 test('injection attempts are refused and nothing is rendered', () => {
   const attempts = [
     { name: 'pg\nExecStartPre=/bin/sh' },

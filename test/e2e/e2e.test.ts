@@ -33,6 +33,12 @@ const TLS_NAME = 'poststack-tls';
 const TIMING_NAME = 'poststack-timing';
 const POOL_NAME = 'poststack-pooled';
 const APPLY_NAME = 'poststack-apply';
+const S3_NAME = 'poststack-offsite';
+// The S3-compatible store (s3rver) runs in the machine; containers reach it through the name
+// Podman gives the host, with a certificate for that name from a CA made here.
+const S3_HOST = 'host.containers.internal';
+const S3_PORT = 9443;
+const S3_BUCKET = 'pg-offsite';
 // Goals on these machines: ready this soon after `systemctl start`.
 const GOAL_FIRST_START_MS = 3000;
 const GOAL_START_MS = 1000;
@@ -242,6 +248,30 @@ async function makeCertificates(srv: string): Promise<void> {
   fs.chmodSync(path.join(work, 'ca.pem'), 0o644);
 }
 
+/** A CA and a certificate for the store's name, for s3rver in the machine. */
+async function makeS3Certificates(srv: string): Promise<void> {
+  const dir = path.join(srv, 's3');
+  fs.mkdirSync(dir, { recursive: true });
+  const openssl = (...args: string[]) => execa('openssl', args, { cwd: dir, timeout: 30_000 });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=pg-quadlet e2e S3 CA');
+  await openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${S3_HOST}`);
+  fs.writeFileSync(path.join(dir, 'san.ext'), `subjectAltName=DNS:${S3_HOST}\n`);
+  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext');
+  fs.chmodSync(path.join(dir, 'ca.pem'), 0o644);
+}
+
+/** Starts s3rver in the machine as a transient service (gone at the next boot, like an outage);
+ * its objects stay in SRV/s3/objects. */
+async function startS3(): Promise<void> {
+  await on().must([
+    'systemd-run', '--unit=e2e-s3', '--quiet', '--collect', '--',
+    'node', `${APP}/node_modules/s3rver/bin/s3rver.js`, '--directory', `${SRV}/s3/objects`, '--address', '0.0.0.0', '--port', String(S3_PORT),
+    '--key', `${SRV}/s3/server.key`, '--cert', `${SRV}/s3/server.crt`, '--no-vhost-buckets', '--configure-bucket', S3_BUCKET, '--silent',
+  ]);
+  await waitFor('s3rver to listen', 30_000, async () => ((await on().run(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${S3_PORT}`])).exitCode === 0 ? true : undefined));
+}
+
 /** The tree's installed version of a package, from its dpkg database. */
 function treeVersion(pkg: string): string {
   const status = fs.readFileSync(path.join(trixieRoot, 'var/lib/dpkg/status'), 'utf8');
@@ -314,6 +344,12 @@ function writeConfigs(srv: string): void {
     'user.ini': [`name = ${NAME}`, 'port = 5440', 'sharedBuffers = 64MB', ''].join('\n'),
     // A service whose config the scenario changes the way operators do.
     'apply.ini': [`name = ${APPLY_NAME}`, 'port = 5437', 'sharedBuffers = 64MB', '[backup]', 'schedule = 30 3 * * *', ''].join('\n'),
+    // A service with an encrypted off-host copy: the disaster-recovery drill.
+    's3.ini': [
+      `name = ${S3_NAME}`, 'port = 5438', 'sharedBuffers = 64MB',
+      '[backup]', 'encrypt = true', 'archiveTimeoutSec = 5',
+      '[backup.s3]', `endpoint = ${S3_HOST}`, `port = ${S3_PORT}`, `bucket = ${S3_BUCKET}`, 'region = us-east-1', 'uriStyle = path', `caFile = ${SRV}/s3/ca.pem`, '',
+    ].join('\n'),
     'pool.ini': [`name = ${POOL_NAME}`, 'port = 5436', 'sharedBuffers = 64MB', '[pool]', 'enabled = true', 'port = 6436', '[backup]', 'enabled = false', ''].join('\n'),
   };
   for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(srv, file), text, { mode: 0o644 });
@@ -361,6 +397,7 @@ test('step 0 (prepare): CLI built, image built from image/, machine booted with 
     }
     fs.chmodSync(path.join(srv, 'image.tar'), 0o644);
     await makeCertificates(srv);
+    await makeS3Certificates(srv);
     writeConfigs(srv);
     fs.mkdirSync(path.join(srv, 'debs'));
     for (const deb of await hostPackages()) fs.copyFileSync(deb, path.join(srv, 'debs', path.basename(deb)));
@@ -831,6 +868,59 @@ test('step 11 (changes apply): a re-install restarts onto a new setting and onto
     assert.not.match(await on().must(['cat', `/etc/containers/systemd/${APPLY_NAME}.container`]), /Notify=|--sdnotify/);
     await waitFor(`${APPLY_NAME} healthy on units for Podman 4.6`, 60_000, async () => ((await health(APPLY_NAME)) === 'healthy' ? true : undefined));
     await cli([...config, 'uninstall', '--purge', '--yes']);
+  });
+});
+
+test('step 12 (off-host copy): backups and WAL reach an S3 store over TLS, encrypted; after a reboot and the loss of both volumes, install and restore --repo 2 bring every archived row back', async () => {
+  const service = `${S3_NAME}.service`;
+  await step('12', 'off-host copy', { needs: ['0'], units: [service, `${S3_NAME}-backup-full.service`, 'e2e-s3.service'], timeoutMs: 10 * 60_000 }, async () => {
+    const config = ['--config', `${SRV}/s3.ini`];
+    const keys = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+    await startS3();
+    const installed = await cli([...config, 'install', '--now'], {}, { env: keys });
+    assert.match(installed, /A backup passphrase was generated and stored in (\S+) \(readable by its owner only\)/);
+    const passphraseFile = /stored in (\S+\.passphrase)/.exec(installed)?.[1] ?? '';
+    const unit = await on().must(['cat', `/etc/containers/systemd/${S3_NAME}.container`]);
+    assert.not.match(unit, /S3RVER/, 'the keys are in no unit');
+
+    const databaseUrl = await url('s3.ini');
+    await psql(databaseUrl, "CREATE TABLE e2e_offsite (note text); INSERT INTO e2e_offsite SELECT 'row ' || i FROM generate_series(1, 500) i");
+    await on().must(['systemctl', 'start', `${S3_NAME}-backup-full.service`], { timeoutMs: 180_000 });
+    const listed = JSON.parse(await cli([...config, 'backups', '--json'])) as { backups: Array<{ repository: number; type: string }> };
+    assert.equal(listed.backups.map((b) => [b.repository, b.type]).sort(), [[1, 'full'], [2, 'full']], 'the scheduled full backup went to both repositories');
+    assert.ok(listed.backups.length === 2);
+    await cli([...config, 'verify']);
+
+    // Written after the backup: only the archived WAL (archiveTimeoutSec = 5) carries it.
+    await psql(databaseUrl, "INSERT INTO e2e_offsite VALUES ('last')");
+    await waitFor('the last commit archived', 60_000, async () => {
+      const row = await psql(databaseUrl, 'SELECT last_archived_time > now() - interval \'1 minute\' AND last_archived_wal >= pg_walfile_name(pg_current_wal_lsn()) FROM pg_stat_archiver');
+      return row === 't' ? true : undefined;
+    });
+
+    // A reboot; the store is down until started again.
+    await on().reboot();
+    await assertServing(S3_NAME);
+    await startS3();
+
+    // Both volumes lost, and the secrets with them; the passphrase kept off the host, the config kept.
+    await on().must(['systemctl', 'stop', service], { timeoutMs: 120_000 });
+    await on().must(['podman', 'volume', 'rm', `${S3_NAME}-data`, `${S3_NAME}-backups`]);
+    await on().must(['podman', 'secret', 'rm', `${S3_NAME}-backup-passphrase`, `${S3_NAME}-s3-keys`]);
+    await on().must(['podman', 'secret', 'create', `${S3_NAME}-backup-passphrase`, passphraseFile]);
+
+    // The drill of docs/runbook.md: install without starting, then restore from the store alone.
+    await cli([...config, 'install'], {}, { env: keys });
+    const started = Date.now();
+    const restored = await cli([...config, 'restore', '--repo', '2', '--latest', '--yes']);
+    measurements.offsiteRestoreMs = Date.now() - started;
+    assert.match(restored, /healthy, out of recovery, taking writes/);
+    assert.is(await psql(databaseUrl, "SELECT count(*) || ' ' || bool_or(note = 'last') FROM e2e_offsite"), '501 true', 'every row, the last commit included');
+    await psql(databaseUrl, "INSERT INTO e2e_offsite VALUES ('after the drill')");
+    const again = await cli([...config, 'backup', '--type', 'full', '--json']);
+    assert.equal((JSON.parse(again) as { backups: Array<{ repo: number }> }).backups.map((b) => b.repo), [1, 2], 'backups go on into both');
+    await cli([...config, 'uninstall', '--purge', '--yes']);
+    await on().must(['systemctl', 'stop', 'e2e-s3.service']);
   });
 });
 

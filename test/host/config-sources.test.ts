@@ -39,11 +39,29 @@ test('a config file sets fields, typed by each field\'s default, with nested sec
   assert.is(config.name, 'billing');
   assert.is(config.maxConnections, 200);
   assert.is(config.rootless, true);
-  assert.equal(config.backup, { enabled: true, schedule: '30 3 * * *', type: 'diff', fullSchedule: '30 1 * * sun', keepDays: 14, keepMin: 3, randomizedDelaySec: 300, archiveTimeoutSec: 60 });
+  assert.equal(config.backup, { enabled: true, schedule: '30 3 * * *', type: 'diff', fullSchedule: '30 1 * * sun', keepDays: 14, keepMin: 3, randomizedDelaySec: 300, archiveTimeoutSec: 60, encrypt: false, passphraseSecret: 'billing-backup-passphrase' });
   assert.equal(config.settings, { work_mem: '8MB', log_line_prefix: '%m [%p] ' });
   assert.is(config.dataVolume, 'billing-data');
   assert.is(sources.maxConnections, INI);
   assert.is(sources['backup.keepDays'], INI);
+});
+
+test('an off-host repository from a config file: its own section, the port read as a number, the names following the service', () => {
+  const file = write('s3.ini', `name = billing
+
+[backup]
+encrypt = true
+
+[backup.s3]
+endpoint = s3.example.com
+bucket = billing-backups
+region = eu-central-1
+port = 9000
+`);
+  const { config } = loadConfig({ file, env: {} });
+  assert.equal(config.backup.s3, { endpoint: 's3.example.com', bucket: 'billing-backups', region: 'eu-central-1', port: 9000, path: '/pg-quadlet/billing', keysSecret: 'billing-s3-keys', uriStyle: 'host' });
+  assert.is(config.backup.encrypt, true);
+  assert.is(config.backup.passphraseSecret, 'billing-backup-passphrase');
 });
 
 test('precedence: defaults < file < the spec\'s environment variables < --set', () => {

@@ -129,6 +129,75 @@ test('every bad setting is reported at once, each naming its variable, before an
   assert.match(socket.stderr, /POSTGRES_SOCKET_DIR='\/run\/my postgres' must be a path of letters, digits and \. _ \/ \+ - only \(archive_command names a file in it\)/);
 });
 
+/** The environment of an off-host repository whose keys and passphrase are files in `dir`. */
+function offsite(dir: string, keys = 'AKIAEXAMPLE\nwJalr/SECRET\n'): Record<string, string> {
+  fs.writeFileSync(path.join(dir, 'keys'), keys);
+  fs.writeFileSync(path.join(dir, 'passphrase'), 'correct horse battery staple\n');
+  return {
+    PGBACKREST_REPO2_TYPE: 's3',
+    PGBACKREST_REPO2_S3_ENDPOINT: 's3.eu-central-1.amazonaws.com',
+    PGBACKREST_REPO2_S3_BUCKET: 'backups',
+    PGBACKREST_REPO2_S3_REGION: 'eu-central-1',
+    PGBACKREST_REPO2_PATH: '/pg-quadlet/db1',
+    POSTGRES_BACKUP_S3_KEYS_FILE: path.join(dir, 'keys'),
+    POSTGRES_BACKUP_ENCRYPT: 'aes-256-cbc',
+    POSTGRES_BACKUP_PASSPHRASE_FILE: path.join(dir, 'passphrase'),
+  };
+}
+
+test('the off-host repository and encryption: their lines, with the keys and passphrase read from their files into the configuration only', () => {
+  withTempDir((dir) => {
+    const env = offsite(dir);
+    const text = ok(lib('pgq_pgbackrest_read_secrets; pgq_pgbackrest_config_text; env | grep -c -e wJalr -e horse || true', env));
+    const lines = text.split('\n');
+    for (const line of [
+      'repo1-cipher-type=aes-256-cbc', 'repo1-cipher-pass=correct horse battery staple',
+      'repo2-type=s3', 'repo2-path=/pg-quadlet/db1', 'repo2-s3-endpoint=s3.eu-central-1.amazonaws.com', 'repo2-s3-bucket=backups',
+      'repo2-s3-region=eu-central-1', 'repo2-s3-uri-style=host', 'repo2-s3-key=AKIAEXAMPLE', 'repo2-s3-key-secret=wJalr/SECRET',
+      'repo2-bundle=y', 'repo2-retention-full-type=time', 'repo2-retention-full=7',
+      'repo2-cipher-type=aes-256-cbc', 'repo2-cipher-pass=correct horse battery staple',
+    ]) {
+      assert.ok(lines.includes(line), line);
+    }
+    assert.is(lines.at(-2), '0', 'no secret in the environment');
+    assert.not.ok(lines.some((line) => line.startsWith('repo2-storage-')), 'the port and CA only when given');
+  });
+});
+
+test('bad off-host settings and secret files are refused, each named with its fix', () => {
+  withTempDir((dir) => {
+    const env = { ...offsite(dir), PGBACKREST_REPO2_S3_BUCKET: '', PGBACKREST_REPO2_S3_URI_STYLE: 'virtual', PGBACKREST_REPO2_STORAGE_PORT: '0' };
+    const bad = lib('true', env);
+    assert.is(bad.status, 1);
+    for (const name of ['PGBACKREST_REPO2_S3_BUCKET', 'PGBACKREST_REPO2_S3_URI_STYLE', 'PGBACKREST_REPO2_STORAGE_PORT']) assert.match(bad.stderr, new RegExp(`${name}=`));
+    const oneLine = lib('pgq_pgbackrest_read_secrets', offsite(dir, 'AKIAEXAMPLE\n'));
+    assert.is(oneLine.status, 78);
+    assert.match(oneLine.stderr, /keys must hold the S3 access key ID on its first line and the secret access key on its second/);
+    const missing = lib('pgq_pgbackrest_read_secrets', { ...offsite(dir), POSTGRES_BACKUP_PASSPHRASE_FILE: path.join(dir, 'none') });
+    assert.match(missing.stderr, /cannot read the backup passphrase from \S+none as \S+: is the Podman secret there\?/);
+    assert.match(lib('true', { POSTGRES_BACKUP_ENCRYPT: 'aes-128' }).stderr, /POSTGRES_BACKUP_ENCRYPT='aes-128' must be aes-256-cbc or none/);
+  });
+});
+
+test('a repository whose encryption disagrees with the setting stops the start (78) with the way out; one that agrees passes', () => {
+  withTempDir((dir) => {
+    const info = path.join(dir, 'repo/archive/main');
+    fs.mkdirSync(info, { recursive: true });
+    const check = (content: string, encrypt: string) => {
+      fs.writeFileSync(path.join(info, 'archive.info'), content);
+      return lib('pgq_pgbackrest_check_cipher', { PGBACKREST_REPO1_PATH: path.join(dir, 'repo'), POSTGRES_BACKUP_ENCRYPT: encrypt, POSTGRES_BACKUP_PASSPHRASE_FILE: '/run/secrets/p' });
+    };
+    const encrypted = check('Salted__\u0001binary', 'none');
+    assert.is(encrypted.status, 78);
+    assert.match(encrypted.stderr, /is encrypted, and POSTGRES_BACKUP_ENCRYPT is none: set it to aes-256-cbc with the repository's passphrase/);
+    const plain = check('[backrest]\nbackrest-format=5\n', 'aes-256-cbc');
+    assert.is(plain.status, 78);
+    assert.match(plain.stderr, /was made without encryption, and pgBackRest cannot encrypt a repository that holds backups/);
+    assert.is(check('Salted__x', 'aes-256-cbc').status, 0);
+    assert.is(check('[backrest]\n', 'none').status, 0);
+  });
+});
+
 test("compression levels within each type's range", () => {
   const level = (type: string, value: string) => lib('true', { PGBACKREST_COMPRESS_TYPE: type, PGBACKREST_COMPRESS_LEVEL: value }).status;
   assert.equal([level('zst', '-7'), level('zst', '22'), level('zst', '23'), level('zst', '-8')], [0, 0, 1, 1]);
@@ -248,7 +317,7 @@ test('pgbackrest.sh refuses to run as root, whose files the server could not rea
   const script = path.join(SCRIPTS, 'pgbackrest.sh');
   const help = spawnSync(script, ['--help'], { encoding: 'utf8' });
   assert.is(help.status, 0);
-  assert.match(help.stdout, /^ {2}pgbackrest\.sh restore TARGET \[--archive-mode-off\]$/m);
+  assert.match(help.stdout, /^ {2}pgbackrest\.sh restore TARGET \[--repo N\] \[--archive-mode-off\]$/m);
   if (process.getuid?.() !== 0) return;
   const root = spawnSync(script, ['backup'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
   assert.is(root.status, 1);
