@@ -8,7 +8,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipUnless } from '../support/skip.js';
-import { postgresGid, postgresUid, withSandbox, type Sandbox } from '../image/sandbox.js';
+import { postgresGid, postgresUid, withSandbox, type Sandbox, type Server } from '../image/sandbox.js';
 import {
   archivedSegments,
   archiver,
@@ -31,6 +31,19 @@ const names = async (box: Sandbox) => (await box.query('SELECT name FROM items O
 
 /** Segment numbers within timeline 1 (16 MB segments: 256 per log file). */
 const segmentNumber = (name: string) => parseInt(name.slice(8, 16), 16) * 256 + parseInt(name.slice(16, 24), 16);
+
+/** Ends the segment of the last write and waits until archiving it fails: the server's log has
+ * pgBackRest's reason (`repo1: ...`, matching `why`) and the segment waits in pg_wal. */
+async function archivingFails(box: Sandbox, server: Server, why: RegExp): Promise<void> {
+  const stuck = await switchWal(box);
+  await waitFor('a failed archive attempt', async () => (await archiver(box)).failed > 0, 30_000);
+  const failing = await archiver(box);
+  assert.is(failing.lastFailed, stuck);
+  assert.ok(failing.lastArchived < stuck);
+  assert.match(server.output(), /LOG: {2}archive command failed with exit code \d+/);
+  assert.match(server.output(), new RegExp(`ERROR: \\[\\d+\\]: .*archive-push command encountered error\\(s\\):\\n\\s+${why.source}`), 'pgBackRest says why, in the server log');
+  assert.ok(fs.existsSync(path.join(box.paths.pgdata, 'pg_wal/archive_status', `${stuck}.ready`)), 'the segment waits in pg_wal');
+}
 
 test('a lost data directory: the next start refuses to begin a new cluster beside the backups; a restore brings back the last commit archive_timeout archived', async () => {
   await withSandbox(async (box) => {
@@ -150,14 +163,7 @@ test('archiving into a repository it cannot write fails visibly, keeps the WAL, 
     for (const dir of dirs) fs.chmodSync(dir, 0o500);
     try {
       await box.query("INSERT INTO items (name) VALUES ('during')");
-      const stuck = await switchWal(box);
-      await waitFor('a failed archive attempt', async () => (await archiver(box)).failed > 0, 30_000);
-      const failing = await archiver(box);
-      assert.is(failing.lastFailed, stuck);
-      assert.ok(failing.lastArchived < stuck);
-      assert.match(server.output(), new RegExp(`LOG: {2}archive command failed with exit code \\d+`));
-      assert.match(server.output(), /ERROR: \[\d+\]: .*archive-push command encountered error\(s\):\n\s+repo1: \[FileOpenError\] unable to open file .* for write: \[13\] Permission denied/, 'pgBackRest says why, in the server log');
-      assert.ok(fs.existsSync(path.join(box.paths.pgdata, 'pg_wal/archive_status', `${stuck}.ready`)), 'the segment waits in pg_wal');
+      await archivingFails(box, server, /repo1: \[FileOpenError\] unable to open file .* for write: \[13\] Permission denied/);
     } finally {
       for (const dir of dirs) fs.chmodSync(dir, 0o750);
     }
@@ -205,13 +211,7 @@ test('a repository whose disk is full: the backup fails and archiving stops (No 
       assert.equal((await infoBackups(box)).map((b) => b.label), [first.label], 'the failed backup is not listed as one');
 
       await box.query("INSERT INTO items (name) VALUES ('during')");
-      const stuck = await switchWal(box);
-      await waitFor('a failed archive attempt', async () => (await archiver(box)).failed > 0, 30_000);
-      const failing = await archiver(box);
-      assert.is(failing.lastFailed, stuck);
-      assert.ok(failing.lastArchived < stuck);
-      assert.match(server.output(), /ERROR: \[\d+\]: .*archive-push command encountered error\(s\):\n\s+repo1: \[FileWriteError\] unable to write '[^']+': \[28\] No space left on device/, 'pgBackRest says why, in the server log');
-      assert.ok(fs.existsSync(path.join(box.paths.pgdata, 'pg_wal/archive_status', `${stuck}.ready`)), 'the segment waits in pg_wal');
+      await archivingFails(box, server, /repo1: \[FileWriteError\] unable to write '[^']+': \[28\] No space left on device/);
 
       const verified = await runPgbackrest(box, ['verify']);
       assert.is(verified.exitCode, 0, String(verified.all));

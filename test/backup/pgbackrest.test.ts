@@ -97,7 +97,7 @@ test('a cluster made without pgBackRest gets the stanza at its next start, once;
   });
 });
 
-test('full, differential and incremental backups after writes: each result line, info with the types, and a restore of the latest state', async () => {
+test('full, differential and incremental backups after writes: each result line, info with the types, a restore of the latest state, and a restore of each backup by itself', async () => {
   await withSandbox(async (box) => {
     const server = await box.startReady();
     await box.query("CREATE TABLE items (id serial PRIMARY KEY, name text); INSERT INTO items (name) VALUES ('before-full')");
@@ -153,6 +153,21 @@ test('full, differential and incremental backups after writes: each result line,
     await waitArchived(box, await switchWal(box));
     assert.ok(archivedSegments(box).some((s) => s.startsWith('00000002')), 'the promoted cluster archives its new timeline');
     assert.is(await box.stop(again), 0);
+
+    // Each backup by itself (--backup LABEL: the database as that backup saw it), as test restores.
+    const expected: Array<[string, string[]]> = [
+      [full.label, ['before-full']],
+      [diff.label, ['before-full', 'before-diff']],
+      [incr.label, ['before-full', 'before-diff', 'before-incr']],
+    ];
+    for (const [label, rows] of expected) {
+      await setAside(box);
+      const one = await pgbackrestOk(box, ['restore', '--backup', label, '--archive-mode-off']);
+      assert.match(one, new RegExp(`restored ${label} into .*, to the end of that backup, archive mode off`));
+      const server = await startRestored(box);
+      assert.equal(await names(box), rows, `restored from ${label}`);
+      assert.is(await box.stop(server), 0);
+    }
   });
 });
 

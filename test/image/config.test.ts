@@ -22,7 +22,7 @@ test('the environment and `-c` arguments reach the server, and a restart renders
       args: ['postgres', '-c', 'work_mem=7MB', '-c', 'application_name=from args'],
     });
     assert.equal(
-      await show(box, 'max_connections', 'shared_buffers', 'work_mem', 'shared_preload_libraries', 'logging_collector', 'ssl', 'port'),
+      await show(box, 'max_connections', 'shared_buffers', 'work_mem', 'shared_preload_libraries', 'logging_collector', 'ssl', 'port', 'recovery_init_sync_method'),
       {
         max_connections: '37',
         shared_buffers: '48MB',
@@ -31,6 +31,8 @@ test('the environment and `-c` arguments reach the server, and a restart renders
         logging_collector: 'off',
         ssl: 'off',
         port: String(box.port),
+        // After a crash or a restore: one syncfs() instead of an fsync() of every file.
+        recovery_init_sync_method: 'syncfs',
       },
     );
     assert.is(await box.stop(first), 0);
