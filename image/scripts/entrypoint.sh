@@ -238,6 +238,13 @@ pgq_prepare_existing() {
 		! pgq_pgbackrest_repo2_pending; then
 		return 0
 	fi
+	# A restore onto a new backup volume: the stanza must be there before the server promotes, or
+	# the new timeline's history file meets a repository without one and the stop waits on it.
+	# pgBackRest makes it from pg_control (offline): a server in recovery is no primary to ask.
+	if [[ -e $PGDATA/recovery.signal ]] && pgq_pgbackrest_stanza_missing; then
+		pgq_log "the pgBackRest repository $PGBACKREST_REPO1_PATH has no stanza '$PGBACKREST_STANZA' (a new or emptied backup volume): creating it from the restored cluster"
+		pgq_pgbackrest_stanza_create --no-online
+	fi
 	pgq_temp_server_start
 	pgq_wait_recovered
 	# First, so that the segments this server ends (its stop ends one) can be archived.

@@ -343,9 +343,11 @@ pgq_system_id() {
 # is a stanza made for the cluster of a first start that failed and was discarded
 # (pgq_pgbackrest_discarded_system_id): no one ever used it, so the stanza moves to this one
 # (stanza-upgrade, which keeps what the repository holds).
+# Options go to pgBackRest (entrypoint.sh passes --no-online for a cluster still in recovery).
+# shellcheck disable=SC2120
 pgq_pgbackrest_stanza_create() {
 	local output status theirs ours
-	pgq_pgbackrest_stanza_command stanza-create
+	pgq_pgbackrest_stanza_command stanza-create "$@"
 	if ((status != 0)) && [[ $output == *'[028]'* ]]; then
 		theirs=$(pgq_pgbackrest_repo_system_id)
 		if [[ -n $theirs && $theirs == "${pgq_pgbackrest_discarded_system_id:-}" ]]; then
@@ -377,14 +379,14 @@ pgq_pgbackrest_stanza_create() {
 	pgq_die --status "$PGQ_EXIT_CONFIG" "pgBackRest could not create the stanza '$PGBACKREST_STANZA' in $PGBACKREST_REPO1_PATH (exit $status, its error is above): WAL cannot be archived"
 }
 
-# pgq_pgbackrest_stanza_command COMMAND: sets output and status (the caller's locals). The
+# pgq_pgbackrest_stanza_command COMMAND [OPTION...]: sets output and status (the caller's locals). The
 # stanza commands take the archive lock, which an archive-push running in the background holds
 # for a moment (after a promotion, say): that error [050] is waited out, for up to 30 s.
 pgq_pgbackrest_stanza_command() {
 	local tries=60
 	while :; do
 		status=0
-		output=$(pgq_pgbackrest_quiet "$1" 2>&1) || status=$?
+		output=$(pgq_pgbackrest_quiet "$@" 2>&1) || status=$?
 		((status == 50 && --tries > 0)) || return 0
 		sleep 0.5
 	done
@@ -399,10 +401,12 @@ pgq_pgbackrest_stanza_step() {
 # The data directory moved aside, on its volume (a rename, instantly, whatever its size), and
 # back. A restore needs PGDATA absent or empty; the server must be stopped (there is no reliable
 # check from another container: its postmaster.pid is what is refused).
+# `--stopped`: the caller has stopped the service (systemctl stop returned), so a postmaster.pid
+# left there is a killed server's; the directory is only renamed, never changed.
 pgq_pgdata_move_aside() {
 	local aside
 	[[ -e $PGDATA ]] || pgq_die "there is no $PGDATA to move aside"
-	[[ ! -e $PGDATA/postmaster.pid ]] ||
+	[[ ! -e $PGDATA/postmaster.pid || ${1:-} == --stopped ]] ||
 		pgq_die "$PGDATA/postmaster.pid exists: stop the server first. If it was killed, start and stop it once (it then removes the file), or remove the file when sure no server uses this directory"
 	aside="$PGDATA.before-restore-$(date --utc +%Y%m%dT%H%M%SZ)"
 	[[ ! -e $aside ]] || pgq_die "$aside exists already: wait a second and try again"

@@ -23,7 +23,9 @@
 #                                           (else its new timeline goes into this archive)
 #     Needs the server stopped and PGDATA absent or empty (set-aside first). Restores beside it
 #     and renames, so PGDATA is whole or untouched. The next start replays WAL and promotes.
-#   pgbackrest.sh set-aside                 move PGDATA aside (prints its new path)
+#   pgbackrest.sh set-aside [--stopped]     move PGDATA aside (prints its new path); refused while
+#                                           postmaster.pid exists, unless --stopped says the
+#                                           service is stopped (a killed server left the file)
 #   pgbackrest.sh put-back PATH             make a directory moved aside PGDATA again
 #   pgbackrest.sh wait-promoted [SECONDS]   wait until the server has left recovery
 set -Eeuo pipefail
@@ -330,7 +332,8 @@ pgq_pgbackrest_main() {
 		restore) pgq_pgbackrest_restore "$@" ;;
 		set-aside)
 			pgq_setup_env
-			pgq_pgdata_move_aside
+			(($# == 0)) || [[ $# == 1 && $1 == --stopped ]] || pgq_die "set-aside takes only --stopped"
+			pgq_pgdata_move_aside "$@"
 			;;
 		put-back)
 			(($# == 1)) || pgq_die "put-back takes the path set-aside printed"

@@ -180,7 +180,8 @@ function restoreArgs(options: RestoreOptions): string[] {
 
 /** Moves the data directory aside; null when there is none (a wiped volume). */
 async function setAside({ config, runner }: Context, progress: (line: string) => void): Promise<string | null> {
-  const result = await runner.run(...splitArgv(oneShot(config, [SCRIPT.pgbackrest, 'set-aside'])));
+  // --stopped: systemctl stop returned, so a postmaster.pid there is a killed server's.
+  const result = await runner.run(...splitArgv(oneShot(config, [SCRIPT.pgbackrest, 'set-aside', '--stopped'])));
   if (result.exitCode === 0) return result.stdout.trim().split('\n').at(-1) ?? null;
   if (/there is no \S+ to move aside/.test(result.stderr)) {
     progress('restore: there is no data directory to keep: restoring onto an empty data volume');
@@ -196,7 +197,7 @@ async function putBack({ config, runner }: Context, keptAs: string | null, progr
     await performAction({ kind: 'run', argv: systemctl(config.rootless, 'stop', service) }, runner, { onProgress: progress });
     if (keptAs) {
       // What the failed restore left is moved aside in turn, so the previous directory can return.
-      await runner.run(...splitArgv(oneShot(config, [SCRIPT.pgbackrest, 'set-aside'])));
+      await runner.run(...splitArgv(oneShot(config, [SCRIPT.pgbackrest, 'set-aside', '--stopped'])));
       await runChecked(runner, ...splitArgv(oneShot(config, [SCRIPT.pgbackrest, 'put-back', keptAs])));
       await performAction({ kind: 'run', argv: systemctl(config.rootless, 'start', service) }, runner, { onProgress: progress });
       return `the data directory as it was is back, and ${config.name} runs on it`;

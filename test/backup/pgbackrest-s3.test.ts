@@ -74,7 +74,7 @@ test('backups go into both repositories; with both volumes lost, a restore from 
     assert.match(restored, new RegExp(`^pgbackrest\\.sh: restored ${taken[1]?.label} from repo2 into ${box.paths.pgdata}, to the end of the archived WAL`, 'm'));
     const again = await startRestored(box, env);
     assert.equal(await names(box), ['backed-up', 'last']);
-    assert.match(again.output(), /has no stanza 'main' \(a new or emptied backup volume\): creating it/);
+    assert.match(again.output(), /has no stanza 'main' \(a new or emptied backup volume\): creating it from the restored cluster/, 'before the server starts, so the new timeline can be archived');
 
     const after = await backupsNow(box, 'full', env);
     assert.equal(after.map((b) => b.repo), [1, 2], 'the new backup volume and the bucket both take backups again');

@@ -31,7 +31,7 @@ function host(): FakeHost {
   fake.execs.set('/usr/local/bin/pgbackrest.sh backup diff', ok(BACKUP_LINE));
   fake.execs.set('/usr/local/bin/pgbackrest.sh backup full', ok(BACKUP_LINE.replace('(diff)', '(full)')));
   fake.execs.set('/usr/local/bin/pgbackrest.sh wait-promoted 600', ok('pgbackrest.sh: the server is out of recovery'));
-  fake.oneShots.set('/usr/local/bin/pgbackrest.sh set-aside', ok(`${ASIDE}\n`));
+  fake.oneShots.set('/usr/local/bin/pgbackrest.sh set-aside --stopped', ok(`${ASIDE}\n`));
   fake.oneShots.set('/usr/local/bin/pgbackrest.sh restore --latest', ok(RESTORE_LINE));
   fake.oneShots.set(`/usr/local/bin/pgbackrest.sh put-back ${ASIDE}`, ok(''));
   return fake;
@@ -84,7 +84,7 @@ test('restore --latest: stop, the data directory aside, restore in a one-shot co
   const steps = fake.mutatingCalls().map((call) => call.replace(/^podman run .* localhost\/postgres-debian:15 /, 'one-shot '));
   assert.equal(steps, [
     'systemctl stop poststack-postgres.service',
-    'one-shot /usr/local/bin/pgbackrest.sh set-aside',
+    'one-shot /usr/local/bin/pgbackrest.sh set-aside --stopped',
     'one-shot /usr/local/bin/pgbackrest.sh restore --latest',
     'systemctl start poststack-postgres.service',
     'podman exec poststack-postgres /usr/local/bin/pgbackrest.sh wait-promoted 600',
@@ -123,7 +123,7 @@ test('a restore that fails puts the data directory as it was back and starts it,
   const steps = fake.mutatingCalls().map((call) => call.replace(/^podman run .* localhost\/postgres-debian:15 /, 'one-shot '));
   assert.equal(steps.slice(3), [
     'systemctl stop poststack-postgres.service',
-    'one-shot /usr/local/bin/pgbackrest.sh set-aside',
+    'one-shot /usr/local/bin/pgbackrest.sh set-aside --stopped',
     `one-shot /usr/local/bin/pgbackrest.sh put-back ${ASIDE}`,
     'systemctl start poststack-postgres.service',
   ]);

@@ -293,6 +293,10 @@ test('the data directory moved aside and put back, on its volume; refused while 
     const running = aside();
     assert.is(running.status, 1);
     assert.match(running.stderr, /postmaster\.pid exists: stop the server first/);
+    // After systemctl stop returned, a postmaster.pid is a killed server's: --stopped renames anyway.
+    const killed = ok(run('pgbackrest.sh', 'pgq_setup_env; pgq_pgdata_move_aside --stopped', env)).trim();
+    assert.ok(fs.existsSync(`${killed}/postmaster.pid`), 'moved whole, the file with it');
+    fs.renameSync(killed, pgdata);
     fs.rmSync(`${pgdata}/postmaster.pid`);
 
     const moved = ok(aside()).trim();
