@@ -57,6 +57,7 @@ test("the configuration with the container's defaults, byte for byte", () => {
     '',
     '[global:archive-get]',
     'log-level-console=warn',
+    'archive-async=n',
     '',
     '[main]',
     'pg1-path=/data/postgres/pgdata',
