@@ -150,8 +150,10 @@ pgq_pgbackrest_backup() {
 	pgq_pgbackrest_backup_lock
 	pgq_pgbackrest_scratch
 	# Each repository gets its own backup (pgBackRest copies into one per run); a failure in one
-	# still lets the others be tried, and the command fails after.
+	# still lets the others be tried, and the command fails after. The info after one backup is
+	# the info before the next.
 	local -a failed=()
+	pgq_pgbackrest_info=$(pgq_pgbackrest_info_json)
 	for repo in "${pgq_pgbackrest_repos[@]}"; do
 		[[ -z $only || $only == "$repo" ]] || continue
 		pgq_pgbackrest_backup_repo "$repo" "$type" || failed+=("repo$repo")
@@ -161,14 +163,15 @@ pgq_pgbackrest_backup() {
 }
 
 # pgq_pgbackrest_backup_repo REPO TYPE: one backup into one repository; prints its result line.
+# pgq_pgbackrest_info holds pgBackRest's info before it, and after it once it succeeded.
 pgq_pgbackrest_backup_repo() {
-	local repo=$1 type=$2 start=$EPOCHREALTIME before after label summary bytes stored kept expired listed=''
-	before=$(pgq_pgbackrest_info_json)
+	local repo=$1 type=$2 start=$EPOCHREALTIME before=$pgq_pgbackrest_info after label summary bytes stored kept expired listed=''
 	pgq_pgbackrest_logged "$pgq_pgbackrest_scratch_file" --repo="$repo" --type="$type" backup || return 1
 	label=$(sed -n 's/.*new backup label = \([^ ]*\).*/\1/p' -- "$pgq_pgbackrest_scratch_file" | tail -n 1)
 	[[ $label =~ $pgq_pgbackrest_label_pattern ]] ||
 		pgq_die "pgBackRest finished but named no backup label ('$label'): see its output above"
 	after=$(pgq_pgbackrest_info_json)
+	pgq_pgbackrest_info=$after
 	summary=$(pgq_pgbackrest_backup_summary "$repo" "$label" "$before" "$after")
 	IFS=$'\t' read -r type bytes stored kept expired <<<"$summary"
 	[[ $bytes =~ ^[0-9]+$ && $stored =~ ^[0-9]+$ && $kept =~ ^[0-9]+$ ]] ||

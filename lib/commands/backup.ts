@@ -1,6 +1,6 @@
 /** `backup`: a pgBackRest backup now (full, differential or incremental), in the running
  * container, as the backup services do; reports its label, size and what retention expired. */
-import type { BackupType } from '../core/config.js';
+import { BACKUP_TYPE_NAMES, type BackupType } from '../core/config.js';
 import { SCRIPT } from '../core/container-contract.js';
 import { PgQuadletError } from '../core/errors.js';
 import { formatBytes } from '../core/format.js';
@@ -60,14 +60,12 @@ export async function backup({ config, runner }: Context, options: BackupOptions
   return { backups: parseBackupLines(output) };
 }
 
-const TYPES = { full: 'full', diff: 'differential', incr: 'incremental' } as const;
-
 export function formatBackup(report: BackupReport): string {
   return report.backups
     .map((result) => {
       const expired = result.expired.length > 0 ? `; expired ${result.expired.length}: ${result.expired.join(', ')}` : '';
       const where = result.repo === 1 ? 'the backup volume' : 'the off-host repository';
-      return `Took the ${TYPES[result.type]} backup ${result.label} of ${formatBytes(result.sizeBytes)} into ${where} (repo${result.repo}), stored as ${formatBytes(result.storedBytes)}, in ${result.seconds.toFixed(1)} s (${result.kept} there${expired}).`;
+      return `Took the ${BACKUP_TYPE_NAMES[result.type]} backup ${result.label} of ${formatBytes(result.sizeBytes)} into ${where} (repo${result.repo}), stored as ${formatBytes(result.storedBytes)}, in ${result.seconds.toFixed(1)} s (${result.kept} there${expired}).`;
     })
     .join('\n');
 }

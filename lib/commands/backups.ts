@@ -3,6 +3,7 @@
  * --output=json` in the running container, and the recovery window: the oldest and the newest
  * time a restore can reach (from the oldest backup's end to the last archived WAL).
  */
+import { BACKUP_TYPE_NAMES } from '../core/config.js';
 import { SCRIPT } from '../core/container-contract.js';
 import { PgQuadletError } from '../core/errors.js';
 import { formatAge, formatBytes, formatTable } from '../core/format.js';
@@ -63,23 +64,28 @@ export function parseInfo(json: string, lastArchivedAt: string | null, now: numb
   return { backups: sets, recoveryWindow: { from: oldest, to: oldest === null ? null : newest } };
 }
 
-export async function backups({ config, runner }: Context, options: { now?: number } = {}): Promise<BackupsResult> {
+export interface BackupsOptions {
+  readonly now?: number;
+  /** The archiver's last success, when the caller has read it already (status has): the newest
+   * point a restore reaches. Asked of the server when not given. */
+  readonly lastArchivedAt?: string | null;
+}
+
+export async function backups({ config, runner }: Context, options: BackupsOptions = {}): Promise<BackupsResult> {
   const podman = new Podman(runner);
   await podman.requireRunning(config.name, config.rootless);
   const info = await podman.exec(config.name, [SCRIPT.pgbackrest, 'info']);
   // The newest point a restore reaches is the last WAL the archive took.
-  const archived = await podman
+  const archived = options.lastArchivedAt !== undefined ? options.lastArchivedAt : await podman
     .exec(config.name, ['psql', '--no-psqlrc', '--tuples-only', '--no-align', '--host=/run/postgresql', '--username=postgres', '--dbname=postgres',
       "--command=SELECT coalesce(to_char(last_archived_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '') FROM pg_stat_archiver"])
     .then((text) => text.trim() || null, () => null);
   return parseInfo(info, archived, options.now);
 }
 
-const TYPES = { full: 'full', diff: 'differential', incr: 'incremental' } as const;
-
 export function formatBackups(result: BackupsResult): string {
   if (result.backups.length === 0) return 'No backups yet: run pg-quadlet backup, or wait for the backup timers.';
-  const rows = result.backups.map((set) => [set.label, TYPES[set.type], set.stoppedAt.replace(/\.000Z$/, 'Z'), `${formatAge(set.ageSeconds)} ago`, formatBytes(set.storedBytes), String(set.repository)]);
+  const rows = result.backups.map((set) => [set.label, BACKUP_TYPE_NAMES[set.type], set.stoppedAt.replace(/\.000Z$/, 'Z'), `${formatAge(set.ageSeconds)} ago`, formatBytes(set.storedBytes), String(set.repository)]);
   const { from, to } = result.recoveryWindow;
   return `${formatTable(['LABEL', 'TYPE', 'FINISHED (UTC)', 'AGE', 'STORED', 'REPO'], rows)}\n\nA restore can reach any time from ${from} to ${to ?? from}.`;
 }

@@ -108,30 +108,34 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
   let password: string | undefined;
   const secret = async () => (password ??= await podman.secretValue(config.passwordSecret));
   if (isActive(names.service)) {
-    try {
-      const repository = await backups(context);
-      newestBackup = repository.backups[0] ?? null;
-      recoveryWindow = repository.recoveryWindow;
-      if (config.backup.enabled) problems.push(...backupAgeProblems(newestBackup, timers[0], names.backupService, user));
-    } catch (error) {
-      problems.push(`the backups could not be listed: ${(error as Error).message}`);
-    }
+    // The database first: its archiver facts give the backups' recovery window without asking again.
+    // Its problems are listed after the backups', as people read them.
+    const databaseProblems: string[] = [];
     const expected = expectedSettings(config);
     try {
       database = await databaseFacts(options.connection ?? defaultConnection(config, config.port, await secret()), { settings: Object.keys(expected) });
       drift = settingDrift(expected, database.settings, Object.fromEntries(database.settings.map((row) => [row.name, row.shown])));
       const { archiver } = database;
       if (archiver.failing) {
-        problems.push(
+        databaseProblems.push(
           `WAL archiving is failing (last failure ${archiver.lastFailedAt}, on ${archiver.lastFailedWal}): WAL piles up in pg_wal on the data volume until it works again; see journalctl${user} -u ${names.service}`,
         );
       }
       for (const setting of drift) {
-        problems.push(`${setting.name} is ${setting.live} on the server, and the config says ${setting.configured}: restart it to apply (pg-quadlet install --now)`);
+        databaseProblems.push(`${setting.name} is ${setting.live} on the server, and the config says ${setting.configured}: restart it to apply (pg-quadlet install --now)`);
       }
     } catch (error) {
-      problems.push(`the database did not answer: ${(error as Error).message}`);
+      databaseProblems.push(`the database did not answer: ${(error as Error).message}`);
     }
+    try {
+      const repository = await backups(context, database ? { lastArchivedAt: database.archiver.lastArchivedAt } : {});
+      newestBackup = repository.backups[0] ?? null;
+      recoveryWindow = repository.recoveryWindow;
+      if (config.backup.enabled) problems.push(...backupAgeProblems(newestBackup, timers[0], names.backupService, user));
+    } catch (error) {
+      problems.push(`the backups could not be listed: ${(error as Error).message}`);
+    }
+    problems.push(...databaseProblems);
   }
 
   let pool: PoolFacts | null = null;

@@ -18,6 +18,9 @@ export interface TlsConfig {
  * incremental what changed since the last backup of any type. */
 export type BackupType = 'diff' | 'incr';
 
+/** Each kind of backup as people read it (unit descriptions, command output). */
+export const BACKUP_TYPE_NAMES = { full: 'full', diff: 'differential', incr: 'incremental' } as const;
+
 /** The off-host repository: S3 or an S3-compatible store, pgBackRest's repo2. Backups go to it
  * as to the local one, and every WAL segment is archived to both. */
 export interface S3Config {

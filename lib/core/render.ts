@@ -3,7 +3,7 @@
  * package's own templates; the same input always gives the same bytes.
  */
 import { repositorySetup, secretOption } from './backup-repos.js';
-import type { PostgresServiceInput, PostgresSettings, ResolvedConfig } from './config.js';
+import { BACKUP_TYPE_NAMES, type PostgresServiceInput, type PostgresSettings, type ResolvedConfig } from './config.js';
 import { CONTAINER, ENV, EXIT_CONFIG, SCRIPT } from './container-contract.js';
 import { lowerKeys, parsePodmanVersion } from './podman-version.js';
 import { toOnCalendar } from './schedule.js';
@@ -80,9 +80,9 @@ const CONTENT: Readonly<Record<UnitRole, (config: ResolvedConfig, file: Omit<Uni
   network: (config, file) => networkUnit(config, file.fileName),
   dataVolume: (config, file) => volumeUnit(config, file.fileName, config.dataVolume, 'data'),
   backupVolume: (config, file) => volumeUnit(config, file.fileName, config.backupVolume, 'backups'),
-  backupService: (config, file) => backupServiceUnit(config, file.unitName, `Take a ${BACKUP_KINDS[config.backup.type]} backup`, ['backup', config.backup.type]),
+  backupService: (config, file) => backupServiceUnit(config, file.unitName, `Take a ${BACKUP_TYPE_NAMES[config.backup.type]} backup`, ['backup', config.backup.type]),
   fullBackupService: (config, file) => backupServiceUnit(config, file.unitName, 'Take a full backup', ['backup', 'full']),
-  backupTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.schedule, `${BACKUP_KINDS[config.backup.type]} backup`),
+  backupTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.schedule, `${BACKUP_TYPE_NAMES[config.backup.type]} backup`),
   fullBackupTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.fullSchedule, 'full backup'),
   verifyService: (config, file) => backupServiceUnit(config, file.unitName, 'Verify every backup and archived WAL file', ['verify']),
   verifyTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.verifySchedule ?? '', 'verification of the backups'),
@@ -249,8 +249,6 @@ function volumeUnit(config: ResolvedConfig, fileName: string, volumeName: string
     volumeName: command([volumeName]),
   });
 }
-
-const BACKUP_KINDS = { full: 'full', diff: 'differential', incr: 'incremental' } as const;
 
 /** A service running pgbackrest.sh in the running container (`what` it does, with these arguments). */
 function backupServiceUnit(config: ResolvedConfig, unitName: string, what: string, args: readonly string[]): string {

@@ -28,24 +28,27 @@ export function parseIdentity(text: string): ClusterIdentity {
 
 /**
  * The identity of the cluster on the config's data volume; undefined when there is no volume, no
- * cluster yet, or a cluster made before the record existed (its next start records it). PGDATA is
- * private to the container's UID: a rootless user reads it through `podman unshare`.
+ * cluster yet, or a cluster made before the record existed (its next start records it).
  */
 export async function readIdentity(config: ResolvedConfig, runner: Runner): Promise<ClusterIdentity | undefined> {
-  const mountpoint = await new Podman(runner).volumeMountpoint(config.dataVolume);
-  if (mountpoint === undefined) return undefined;
-  const file = path.join(mountpoint, path.relative(CONTAINER.dataDir, CONTAINER.pgdata), CONTAINER.identityFile);
-  const result = config.rootless ? await runner.run('podman', ['unshare', 'cat', file]) : await runner.run('cat', [file]);
-  return result.exitCode === 0 ? parseIdentity(result.stdout) : undefined;
+  const text = await readVolumeFile(config, runner, config.dataVolume, path.join(path.relative(CONTAINER.dataDir, CONTAINER.pgdata), CONTAINER.identityFile));
+  return text === undefined ? undefined : parseIdentity(text);
 }
 
 /** Whether the pgBackRest repository on the backup volume is encrypted: its info files are then
  * OpenSSL's format, which begins "Salted__". Undefined when there is no repository yet. */
 export async function readRepositoryEncrypted(config: ResolvedConfig, runner: Runner): Promise<boolean | undefined> {
-  const mountpoint = await new Podman(runner).volumeMountpoint(config.backupVolume);
-  if (mountpoint === undefined) return undefined;
-  const file = path.join(mountpoint, path.relative(CONTAINER.backupDir, CONTAINER.pgbackrestRepo), 'archive', CONTAINER.stanza, 'archive.info');
+  const file = path.join(path.relative(CONTAINER.backupDir, CONTAINER.pgbackrestRepo), 'archive', CONTAINER.stanza, 'archive.info');
   // A few hundred bytes, and the header is plain ASCII whatever follows.
+  return (await readVolumeFile(config, runner, config.backupVolume, file))?.startsWith('Salted__');
+}
+
+/** A file on a volume, by its path inside it; undefined when the volume or the file is missing.
+ * The files belong to the container's UID: a rootless user reads them through `podman unshare`. */
+async function readVolumeFile(config: ResolvedConfig, runner: Runner, volume: string, relative: string): Promise<string | undefined> {
+  const mountpoint = await new Podman(runner).volumeMountpoint(volume);
+  if (mountpoint === undefined) return undefined;
+  const file = path.join(mountpoint, relative);
   const result = config.rootless ? await runner.run('podman', ['unshare', 'cat', file]) : await runner.run('cat', [file]);
-  return result.exitCode === 0 ? result.stdout.startsWith('Salted__') : undefined;
+  return result.exitCode === 0 ? result.stdout : undefined;
 }

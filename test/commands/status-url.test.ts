@@ -64,8 +64,10 @@ live('a running, healthy service reports healthy, with live facts from the datab
   await withServer(async (box) => {
     await box.query('CREATE TABLE t AS SELECT generate_series(1, 1000) AS n');
     await box.query('SELECT count(*) FROM t');
-    const result = await status(on(runningHost()), { connection: { host: '127.0.0.1', port: box.port, user: 'poststack', database: 'poststack', password: box.password } });
+    const fake = runningHost();
+    const result = await status(on(fake), { connection: { host: '127.0.0.1', port: box.port, user: 'poststack', database: 'poststack', password: box.password } });
     assert.equal(result.problems, []);
+    assert.not.ok(fake.calls.some((call) => call.command.includes('pg_stat_archiver')), 'the archiver is read once, with the database facts');
     assert.ok(result.healthy);
     assert.is(result.health, 'healthy');
     assert.equal(result.timers, [
