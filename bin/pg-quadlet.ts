@@ -26,7 +26,10 @@ const note = (text: string): void => {
 
 async function context(argv: GlobalArgs): Promise<Context> {
   const { createContext } = await import('../lib/context.js');
+  const { realpathSync } = await import('node:fs');
   return createContext({
+    // The update timer runs this same pg-quadlet, wherever npm put it.
+    ...(process.argv[1] ? { pgQuadlet: [process.execPath, realpathSync(process.argv[1])] } : {}),
     ...(argv.config ? { configFile: argv.config } : {}),
     ...(argv.set ? { sets: argv.set } : {}),
     ...(argv.user ? { user: true } : {}),
@@ -121,14 +124,48 @@ await yargs(hideBin(process.argv))
         .option('now', { type: 'boolean', default: false, describe: 'Also start PostgreSQL and wait until it is healthy; restart what runs on changed units' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'Print every action and change nothing' })
         .option('force', { type: 'boolean', default: false, describe: 'Replace unit files pg-quadlet did not generate; accept a database or role renamed in the cluster' })
+        .option('build', { type: 'boolean', default: true, describe: 'Build a missing localhost/ image from the image/ folder shipped in the package (--no-build refuses instead)' })
         .example('$0 install --now', 'Install and start; a strong password is generated and shown once')
+        .example('$0 install --set build.baseImage=registry.example/debian:bookworm-slim', 'Build the image from a mirror of the base image')
         .example('$0 install --user --password-file ~/pg.pass', 'Install rootless, with your own password')
         .example('$0 install --set maxConnections=200 --now', 'Change a setting and restart onto it')
         .example('$0 install --dry-run', 'Show what would change, and the diff'),
     async (argv) => {
       const { install, formatInstall } = await import('../lib/commands/install.js');
-      const options = { dryRun: argv['dry-run'], force: argv.force, now: argv.now, ...(await readPassword(argv)), ...progress(argv) };
+      const options = { dryRun: argv['dry-run'], force: argv.force, now: argv.now, build: argv.build, ...(await readPassword(argv)), ...progress(argv) };
       report(argv, await install(await context(argv), options), formatInstall);
+    },
+  )
+  .command(
+    'image <action>',
+    "Build the service's image from the image/ folder shipped in the package (install does it when the image is missing)",
+    (command) =>
+      withJson(command)
+        .positional('action', { choices: ['build'] as const, describe: 'build' })
+        .option('pull', { type: 'boolean', default: false, describe: 'Ask the registry for a newer base image first (the local one is used when it cannot be reached)' })
+        .option('from', { type: 'string', describe: 'Build from this directory instead of the shipped image/ (a customized copy)' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'Print the build command and change nothing' })
+        .example('$0 image build', 'Build localhost/postgres-debian:15')
+        .example('$0 image build --set build.baseImage=localhost/debian:bookworm-slim --set build.certGroupGid=990', 'From a local base image, with the GID of the group that reads the TLS keys'),
+    async (argv) => {
+      const { imageBuild, formatImageBuild } = await import('../lib/commands/image.js');
+      const options = { pull: argv.pull, dryRun: argv['dry-run'], ...(argv.from ? { from: argv.from } : {}), ...progress(argv) };
+      report(argv, await imageBuild(await context(argv), options), formatImageBuild);
+    },
+  )
+  .command(
+    'update',
+    "Rebuild the image with Debian's current packages and restart onto it; roll back to the previous image if it does not become healthy",
+    (command) =>
+      withJson(command)
+        .option('from', { type: 'string', describe: 'Build from this directory instead of the shipped image/ (a customized copy)' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'Print every action and change nothing' })
+        .example('$0 update', 'Security updates: rebuild, restart, report the versions before and after')
+        .example('$0 update --dry-run', 'Show the build and restart it would run'),
+    async (argv) => {
+      const { update, formatUpdate } = await import('../lib/commands/update.js');
+      const options = { dryRun: argv['dry-run'], ...(argv.from ? { from: argv.from } : {}), ...progress(argv) };
+      report(argv, await update(await context(argv), options), formatUpdate, (result) => result.rolledBack !== undefined);
     },
   )
   .command(

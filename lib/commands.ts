@@ -10,6 +10,8 @@ export { dump, formatDump, type DumpResult } from './commands/dump.js';
 export { dumps, formatDumps, type Dump } from './commands/dumps.js';
 export { verify, formatVerify, type VerifyResult } from './commands/verify.js';
 export { config, formatConfig, type ConfigResult } from './commands/config.js';
+export { imageBuild, formatImageBuild, type ImageBuildOptions, type ImageBuildResult } from './commands/image.js';
+export { update, formatUpdate, RollbackFailedError, type UpdateOptions, type UpdateResult } from './commands/update.js';
 export { install, formatInstall, type InstallOptions, type InstallResult, type PasswordSource } from './commands/install.js';
 export { password, formatPassword, type PasswordOptions, type PasswordResult } from './commands/password.js';
 export { render, formatRender, type RenderOptions, type RenderResult } from './commands/render.js';

@@ -2,7 +2,9 @@
  * What every command works with: the checked config and where each of its values came from, the
  * install paths, and how host commands run. Made once, at the edge, by `createContext`.
  */
+import path from 'node:path';
 import type { ResolvedConfig } from './core/config.js';
+import type { UnitOptions } from './core/render.js';
 import { loadConfig } from './host/config-sources.js';
 import { installPaths, type InstallPaths } from './host/install-paths.js';
 import { execaRunner, type Runner } from './host/runner.js';
@@ -17,6 +19,8 @@ export interface Context {
   readonly runner: Runner;
   /** The environment (HOME, XDG_*, the user's bus). */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The command that runs this pg-quadlet (node and its script), for units that run it again. */
+  readonly pgQuadlet?: readonly string[];
 }
 
 export interface ContextOptions {
@@ -33,6 +37,8 @@ export interface ContextOptions {
   readonly runner?: Runner;
   /** Sees each host command line as it runs (`--verbose`). */
   readonly log?: (line: string) => void;
+  /** The command that runs this pg-quadlet (the CLI gives its own). */
+  readonly pgQuadlet?: readonly string[];
 }
 
 export function createContext(options: ContextOptions = {}): Context {
@@ -52,6 +58,15 @@ export function createContext(options: ContextOptions = {}): Context {
     paths,
     runner: options.runner ?? execaRunner(options.log),
     env,
+    ...(options.pgQuadlet ? { pgQuadlet: options.pgQuadlet } : {}),
+  };
+}
+
+/** What the units need of the context: how to run pg-quadlet, and with which config file. */
+export function renderOptions(context: Context): UnitOptions {
+  return {
+    ...(context.pgQuadlet ? { pgQuadlet: context.pgQuadlet } : {}),
+    ...(context.configFile ? { configFile: path.resolve(context.configFile) } : {}),
   };
 }
 

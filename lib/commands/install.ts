@@ -11,8 +11,9 @@ import path from 'node:path';
 import type { ResolvedConfig } from '../core/config.js';
 import { RefusedError } from '../core/errors.js';
 import { renderResolved, unitNames } from '../core/render.js';
-import type { Context } from '../context.js';
-import { performPlan, systemctl, type Action } from '../host/actions.js';
+import { renderOptions, type Context } from '../context.js';
+import { describeAction, performPlan, systemctl, type Action } from '../host/actions.js';
+import { buildAction, builtHere, imageId } from '../host/image.js';
 import { readIdentity, readRepositoryEncrypted } from '../host/cluster.js';
 import { Podman } from '../host/podman.js';
 import { isNotFound, type CommandError, type Runner } from '../host/runner.js';
@@ -35,6 +36,9 @@ export interface InstallOptions {
   readonly force?: boolean;
   /** Start the service and wait until it is healthy; restart what runs on changed units. */
   readonly now?: boolean;
+  /** Build a missing `localhost/` image from the package's `image/` (default); false refuses
+   * instead, naming the command that builds it. */
+  readonly build?: boolean;
   /** Told of each step as it happens. */
   readonly onProgress?: (line: string) => void;
   /** Test hook: make the file writing fail after this many files. */
@@ -63,7 +67,7 @@ export async function install(context: Context, options: InstallOptions = {}): P
   const dryRun = options.dryRun ?? false;
   const names = unitNames(config);
   const warnings: string[] = [];
-  const changes = planFiles(renderResolved(config), paths);
+  const changes = planFiles(renderResolved(config, renderOptions(context)), paths);
   const toWrite = changes.filter((change) => change.status !== 'unchanged');
 
   refuseForeignFiles(changes, options.force ?? false);
@@ -72,7 +76,8 @@ export async function install(context: Context, options: InstallOptions = {}): P
   if (host.podman) await refuseEncryptionChange(config, runner);
   await checkTimersOnHost(changes, runner);
 
-  const plan: Action[] = [];
+  // The build comes first: when it fails, nothing else has been done.
+  const plan: Action[] = host.podman ? await imagePlan(context, options.build ?? true, warnings) : [];
   if (toWrite.length > 0) plan.push({ kind: 'write-units', changes, ...(options.failAfterFiles === undefined ? {} : { failAfter: options.failAfterFiles }) });
   const secret: NewSecret = host.secretExists ? { kind: 'exists', actions: [] } : newSecret(config, options.password ?? { kind: 'generate' }, paths.stateDir);
   plan.push(...secret.actions);
@@ -111,6 +116,21 @@ export async function install(context: Context, options: InstallOptions = {}): P
     warnings,
     dryRun,
   };
+}
+
+/** A missing image is built (a `localhost/` one) or left to Podman to pull at the first start. */
+async function imagePlan(context: Context, build: boolean, warnings: string[]): Promise<Action[]> {
+  const { config, runner } = context;
+  if ((await imageId(runner, config.image)) !== undefined) return [];
+  if (!builtHere(config.image)) {
+    warnings.push(`the image ${config.image} is not on this host: Podman pulls it at the first start`);
+    return [];
+  }
+  const action = buildAction(config);
+  if (!build) {
+    throw new RefusedError(`the image ${config.image} does not exist and --no-build was given: build it with pg-quadlet image build (${describeAction(action)}); nothing was written`);
+  }
+  return [action];
 }
 
 function refuseForeignFiles(changes: readonly FileChange[], force: boolean): void {
@@ -175,7 +195,7 @@ async function inspectHost(context: Context, names: ReturnType<typeof unitNames>
 }
 
 function timers(names: ReturnType<typeof unitNames>): string[] {
-  return [names.backupTimer, names.fullBackupTimer, names.verifyTimer].filter((timer): timer is string => timer !== undefined);
+  return [names.backupTimer, names.fullBackupTimer, names.verifyTimer, names.updateTimer].filter((timer): timer is string => timer !== undefined);
 }
 
 async function filterAsync<T>(items: readonly T[], keep: (item: T) => Promise<boolean>): Promise<T[]> {

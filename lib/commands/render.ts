@@ -1,7 +1,7 @@
 /** `render`: the unit files of the config, printed or written into a directory. */
 import path from 'node:path';
 import { renderResolved, type RenderedUnit } from '../core/render.js';
-import type { Context } from '../context.js';
+import { renderOptions, type Context } from '../context.js';
 import { writeFileAtomic } from '../host/atomic-file.js';
 
 export interface RenderOptions {
@@ -12,9 +12,9 @@ export interface RenderOptions {
 /** The units, each with where it was written when a directory was given. */
 export type RenderResult = Array<RenderedUnit & { readonly writtenTo?: string }>;
 
-export async function render({ config }: Context, options: RenderOptions = {}): Promise<RenderResult> {
+export async function render(context: Context, options: RenderOptions = {}): Promise<RenderResult> {
   const { outDir } = options;
-  return renderResolved(config).map((unit) => {
+  return renderResolved(context.config, renderOptions(context)).map((unit) => {
     if (outDir === undefined) return unit;
     const file = path.join(outDir, unit.fileName);
     writeFileAtomic(file, unit.content);

@@ -92,6 +92,7 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
     [names.backupTimer, names.backupService, 'backups are not scheduled', 'the last backup failed'],
     [names.fullBackupTimer, names.fullBackupService, 'full backups are not scheduled', 'the last full backup failed'],
     [names.verifyTimer, names.verifyService, 'the backups are not verified', 'the last verification failed'],
+    [names.updateTimer, names.updateService, 'image updates are not scheduled', 'the last image update failed or was rolled back'],
   ] as const;
   for (const [timer, service, unscheduled, failed] of scheduled) {
     if (timer === undefined || service === undefined) continue;

@@ -76,6 +76,24 @@ export interface BackupConfig {
   readonly s3?: S3Config;
 }
 
+/** How install, `image build` and `update` build the image from the `image/` folder shipped in
+ * the package, when `image` is a `localhost/` name. */
+export interface BuildConfig {
+  /** The Debian image the build starts from (the Containerfile's BASE_IMAGE): a mirror's copy, or a
+   * local image on a host that cannot reach Docker Hub. */
+  readonly baseImage: string;
+  /** GID of the host group that may read the TLS private keys: rootful Podman shares GIDs with
+   * the host, so the image's certgroup must have the same one. */
+  readonly certGroupGid: number;
+}
+
+export interface UpdateConfig {
+  /** When `pg-quadlet update` rebuilds the image with Debian's current packages and restarts onto
+   * it (rolling back if it does not become healthy), in the forms of `backup.schedule`; unset: no
+   * timer. */
+  readonly schedule?: string;
+}
+
 export type PoolMode = 'transaction' | 'session' | 'statement';
 
 export interface PoolConfig {
@@ -123,6 +141,8 @@ export interface PostgresServiceConfig {
   readonly tls?: TlsConfig;
   readonly backup: BackupConfig;
   readonly pool: PoolConfig;
+  readonly build: BuildConfig;
+  readonly update: UpdateConfig;
   /** Units for a user's systemd (`systemctl --user`) instead of the system's. */
   readonly rootless: boolean;
   /** Oldest Podman the units must work with, `major.minor` (4.6 or newer). */
@@ -180,6 +200,11 @@ export const DEFAULTS = {
     maxClientConn: 1000,
     defaultPoolSize: 20,
   },
+  build: {
+    baseImage: 'docker.io/library/debian:bookworm-slim',
+    certGroupGid: 990,
+  },
+  update: {},
   rootless: false,
   podmanVersion: '5.4',
   // Only where the target Podman can wait (4.7 and newer): resolveConfig turns it off for older ones.

@@ -25,7 +25,8 @@ export interface RenderedUnit {
 /** What each unit file is for. */
 export type UnitRole =
   | 'service' | 'pool' | 'network' | 'dataVolume' | 'backupVolume'
-  | 'backupService' | 'fullBackupService' | 'backupTimer' | 'fullBackupTimer' | 'verifyService' | 'verifyTimer';
+  | 'backupService' | 'fullBackupService' | 'backupTimer' | 'fullBackupTimer' | 'verifyService' | 'verifyTimer'
+  | 'updateService' | 'updateTimer';
 
 /** A unit file a config makes, without its content: where it goes and what systemd calls it. */
 export type UnitFile = Omit<RenderedUnit, 'content'> & { readonly role: UnitRole };
@@ -49,12 +50,15 @@ export function unitFiles(config: ResolvedConfig): UnitFile[] {
     ...(config.backup.verifySchedule !== undefined
       ? [systemd('verifyService', `${config.name}-backup-verify.service`), systemd('verifyTimer', `${config.name}-backup-verify.timer`)]
       : []),
+    ...(config.update.schedule !== undefined
+      ? [systemd('updateService', `${config.name}-update.service`), systemd('updateTimer', `${config.name}-update.timer`)]
+      : []),
   ];
 }
 
 /** The systemd units a config makes, by role. */
 export type UnitNames = { readonly [R in 'service' | 'dataVolume' | 'backupVolume' | 'backupService' | 'fullBackupService']: string } & {
-  readonly [R in 'pool' | 'network' | 'backupTimer' | 'fullBackupTimer' | 'verifyService' | 'verifyTimer']?: string;
+  readonly [R in 'pool' | 'network' | 'backupTimer' | 'fullBackupTimer' | 'verifyService' | 'verifyTimer' | 'updateService' | 'updateTimer']?: string;
 };
 
 export function unitNames(config: ResolvedConfig): UnitNames {
@@ -63,18 +67,27 @@ export function unitNames(config: ResolvedConfig): UnitNames {
 
 const PODMAN = '/usr/bin/podman';
 
+/** What the units need to know of the host beyond the config. */
+export interface UnitOptions {
+  /** The command that runs pg-quadlet, for the update timer's service (`update.schedule`); by
+   * default `pg-quadlet`, which systemd finds in /usr/local/bin (`npm install --global`). */
+  readonly pgQuadlet?: readonly string[];
+  /** The config file that service reads (the one install read), so it updates the same service. */
+  readonly configFile?: string;
+}
+
 /** Renders every unit for a config (missing fields take their defaults). Throws `ConfigError`
  * listing every problem when the config is invalid; nothing is rendered then. */
-export function renderUnits(input: PostgresServiceInput = {}): RenderedUnit[] {
-  return renderResolved(resolveConfig(input));
+export function renderUnits(input: PostgresServiceInput = {}, options: UnitOptions = {}): RenderedUnit[] {
+  return renderResolved(resolveConfig(input), options);
 }
 
 /** Renders the units of a config that is already checked (a command's context holds one). */
-export function renderResolved(config: ResolvedConfig): RenderedUnit[] {
-  return unitFiles(config).map(({ role, ...file }) => ({ ...file, content: CONTENT[role](config, file) }));
+export function renderResolved(config: ResolvedConfig, options: UnitOptions = {}): RenderedUnit[] {
+  return unitFiles(config).map(({ role, ...file }) => ({ ...file, content: CONTENT[role](config, file, options) }));
 }
 
-const CONTENT: Readonly<Record<UnitRole, (config: ResolvedConfig, file: Omit<UnitFile, 'role'>) => string>> = {
+const CONTENT: Readonly<Record<UnitRole, (config: ResolvedConfig, file: Omit<UnitFile, 'role'>, options: UnitOptions) => string>> = {
   service: (config, file) => containerUnit(config, file.fileName),
   pool: (config, file) => poolUnit(config, file.fileName),
   network: (config, file) => networkUnit(config, file.fileName),
@@ -86,6 +99,8 @@ const CONTENT: Readonly<Record<UnitRole, (config: ResolvedConfig, file: Omit<Uni
   fullBackupTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.fullSchedule, 'full backup'),
   verifyService: (config, file) => backupServiceUnit(config, file.unitName, 'Verify every backup and archived WAL file', ['verify']),
   verifyTimer: (config, file) => backupTimerUnit(config, file.unitName, config.backup.verifySchedule ?? '', 'verification of the backups'),
+  updateService: (config, file, options) => updateServiceUnit(config, file.unitName, options),
+  updateTimer: (config, file) => backupTimerUnit(config, file.unitName, config.update.schedule ?? '', 'image update'),
 };
 
 function containerUnit(config: ResolvedConfig, fileName: string): string {
@@ -261,11 +276,27 @@ function backupServiceUnit(config: ResolvedConfig, unitName: string, what: strin
 }
 
 function backupTimerUnit(config: ResolvedConfig, unitName: string, schedule: string, what: string): string {
-  return renderTemplate('backup.timer', {
+  return renderTemplate('timer', {
     dropIn: systemctlEdit(config, unitName),
     description: unitValue(`Scheduled ${what} of PostgreSQL (${config.name})`),
     onCalendar: toOnCalendar(schedule).map((expression) => unitValue(expression)),
     randomizedDelaySec: config.backup.randomizedDelaySec,
+  });
+}
+
+/** `pg-quadlet update`, unattended: the same config, so the same service and image. */
+function updateServiceUnit(config: ResolvedConfig, unitName: string, options: UnitOptions): string {
+  return renderTemplate('update.service', {
+    dropIn: systemctlEdit(config, unitName),
+    description: unitValue(`Rebuild the image of PostgreSQL with current packages and restart onto it (${config.name})`),
+    execStart: unitWords([
+      ...(options.pgQuadlet ?? ['pg-quadlet']),
+      ...(config.rootless ? ['--user'] : []),
+      ...(options.configFile ? ['--config', options.configFile] : []),
+      'update',
+    ]),
+    // A build from nothing, a restart and a rollback's restart.
+    timeoutStartSec: 1800 + 2 * config.startTimeoutSec,
   });
 }
 

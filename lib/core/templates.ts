@@ -56,7 +56,8 @@ export interface TemplateViews {
   readonly volume: HeaderView & { readonly volumeName: Value };
   readonly network: HeaderView & { readonly networkName: Value };
   readonly 'backup.service': HeaderView & { readonly serviceUnit: Value; readonly execStart: Value };
-  readonly 'backup.timer': HeaderView & { readonly onCalendar: readonly Value[]; readonly randomizedDelaySec: Value };
+  readonly timer: HeaderView & { readonly onCalendar: readonly Value[]; readonly randomizedDelaySec: Value };
+  readonly 'update.service': HeaderView & { readonly execStart: Value; readonly timeoutStartSec: Value };
 }
 
 export type TemplateName = keyof TemplateViews;

@@ -186,12 +186,23 @@ const PoolSchema = v.strictObject({
   defaultPoolSize: integer(1, 10000, 'server connections per database and user'),
 });
 
+const imageReference = v.pipe(
+  v.string('must be an image reference'),
+  v.regex(/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/, 'must be an image reference such as "localhost/postgres-debian:15" (lower-case registry and path, then ":tag" or "@digest")'),
+);
+
+const BuildSchema = v.strictObject({
+  baseImage: imageReference,
+  certGroupGid: integer(1, 4294967294, 'a group ID'),
+});
+
+const UpdateSchema = v.strictObject({
+  schedule: v.optional(schedule),
+});
+
 const ConfigEntries = {
   name: objectName,
-  image: v.pipe(
-    v.string('must be an image reference'),
-    v.regex(/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/, 'must be an image reference such as "localhost/postgres-debian:15" (lower-case registry and path, then ":tag" or "@digest")'),
-  ),
+  image: imageReference,
   postgresVersion: integer(13, 17, 'a PostgreSQL major version from 13 to 17'),
   database: identifier(['postgres', 'template0', 'template1']),
   user: identifier(['postgres', 'public']),
@@ -207,6 +218,8 @@ const ConfigEntries = {
   tls: v.optional(TlsSchema),
   backup: BackupSchema,
   pool: PoolSchema,
+  build: BuildSchema,
+  update: UpdateSchema,
   rootless: v.boolean('must be true or false'),
   podmanVersion,
   waitHealthy: v.boolean('must be true or false'),
@@ -221,6 +234,8 @@ const KNOWN_FIELDS: Readonly<Record<string, readonly string[]>> = {
   backup: Object.keys(BackupSchema.entries),
   'backup.s3': Object.keys(S3Schema.entries),
   pool: Object.keys(PoolSchema.entries),
+  build: Object.keys(BuildSchema.entries),
+  update: Object.keys(UpdateSchema.entries),
 };
 
 export const ConfigSchema = v.pipe(
@@ -279,7 +294,9 @@ function withDefaults(input: Record<string, unknown>): Record<string, unknown> {
   const name = typeof input.name === 'string' && NAME_PATTERN.test(input.name) ? input.name : DEFAULTS.name;
   const merged: Record<string, unknown> = { ...DEFAULTS, ...namedDefaults(name), ...input };
   merged.backup = withBackupDefaults(input.backup, name);
-  merged.pool = isPlainObject(input.pool) ? { ...DEFAULTS.pool, ...input.pool } : input.pool ?? DEFAULTS.pool;
+  for (const section of ['pool', 'build', 'update'] as const) {
+    merged[section] = isPlainObject(input[section]) ? { ...DEFAULTS[section], ...input[section] } : input[section] ?? DEFAULTS[section];
+  }
   if (input.waitHealthy === undefined) merged.waitHealthy = canWaitHealthy(merged.podmanVersion);
   if (isPlainObject(input.tls)) merged.tls = { certificatesDir: DEFAULT_CERTIFICATES_DIR, ...input.tls };
   for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];

@@ -19,6 +19,8 @@ export type Action =
       readonly note?: string;
       /** Standard error that means there was nothing to do (stopping a unit that is not loaded). */
       readonly nothingToDo?: RegExp;
+      /** Output lines worth showing as progress (a build's steps), with the time since the start. */
+      readonly progress?: RegExp;
     }
   /** Unit files, written all or none (unit-files.ts). */
   | { readonly kind: 'write-units'; readonly changes: readonly FileChange[]; readonly failAfter?: number }
@@ -57,7 +59,12 @@ export async function performAction(action: Action, runner: Runner, options: Per
   switch (action.kind) {
     case 'run': {
       const [file, ...args] = action.argv;
-      const result = await withHeartbeat(progress, description, () => runner.run(file, args, action.input === undefined ? {} : { input: action.input }));
+      const started = Date.now();
+      const show = action.progress;
+      const onLine = show ? (line: string) => void (show.test(line) && progress(`${line.trim()} (${Math.round((Date.now() - started) / 1000)} s)`)) : undefined;
+      const result = await withHeartbeat(progress, description, () =>
+        runner.run(file, args, { ...(action.input === undefined ? {} : { input: action.input }), ...(onLine ? { onStdoutLine: onLine, onStderrLine: onLine } : {}) }),
+      );
       if (result.exitCode !== 0 && !action.nothingToDo?.test(result.stderr)) {
         const detail = lastLine(result);
         throw new CommandError(action.argv.join(' '), result, `exit ${result.exitCode}${detail ? `: ${detail}` : ''}`);

@@ -16,6 +16,8 @@ export interface RunOptions {
   readonly input?: string;
   /** Sees each line of standard error as it comes (progress of a long command); it is kept in the result too. */
   readonly onStderrLine?: (line: string) => void;
+  /** The same for standard output. */
+  readonly onStdoutLine?: (line: string) => void;
 }
 
 export interface Runner {
@@ -45,12 +47,13 @@ export function execaRunner(log?: (line: string) => void): Runner {
       // Node gives a child a socket as standard input, and `podman secret create NAME -` refuses
       // anything but a pipe: input goes through `cat`, which hands the command a real one.
       const piped = options.input !== undefined;
-      const { onStderrLine } = options;
+      const { onStderrLine, onStdoutLine } = options;
       const result = await execa(piped ? 'sh' : file, piped ? ['-c', 'cat | "$@"', 'sh', file, ...args] : args, {
         reject: false,
         stripFinalNewline: true,
         input: options.input ?? '',
         ...(onStderrLine ? { stderr: function* (line: unknown) { onStderrLine(String(line)); yield line; } } : {}),
+        ...(onStdoutLine ? { stdout: function* (line: unknown) { onStdoutLine(String(line)); yield line; } } : {}),
       });
       if (result.exitCode === undefined) {
         const reason = result.code === 'ENOENT' ? 'not found: is it installed and on PATH?' : (result.originalMessage ?? result.shortMessage);

@@ -406,3 +406,41 @@ test('--dry-run on a host without podman or systemd shows the plan and says what
   assert.equal(Object.keys(snapshot(root)), []);
 });
 test.run();
+
+test('a missing localhost/ image is built from the shipped image/ first, with progress per build step; nothing else happens when the build fails', async () => {
+  const { root, host, run } = setup();
+  host.images.clear();
+  const lines: string[] = [];
+  const result = await run({ onProgress: (line) => lines.push(line) });
+  const build = host.mutatingCalls()[0] ?? '';
+  assert.match(build, /^podman build --tag=localhost\/postgres-debian:15 --build-arg=BASE_IMAGE=docker\.io\/library\/debian:bookworm-slim --build-arg=PG_MAJOR=15 --build-arg=CERTGROUP_GID=990 --file=\S+\/image\/Containerfile \S+\/image$/);
+  assert.ok(fs.existsSync(build.split(' ').at(-1) + '/Containerfile'), 'the context is the package\'s own image/');
+  assert.ok(lines.some((line) => /^\[1\/2\] STEP 2\/2: RUN apt-get install \(\d+ s\)$/.test(line)), lines.join('\n'));
+  assert.not.ok(lines.some((line) => line.startsWith('Getting packages')), 'a build step, not every line the build prints');
+  assert.match(result.actions[0] ?? '', /^podman build .* \(minutes: Debian packages are downloaded and installed\)$/);
+
+  const failing = setup();
+  failing.host.images.clear();
+  failing.host.failures.set('podman build', 'Error: building at STEP "RUN apt-get update": exit status 100');
+  const error = await failing.run().catch((caught: unknown) => caught);
+  assert.ok(isPgQuadletError(error), String(error));
+  assert.match((error as Error).message, /exit status 100/);
+  assert.equal(snapshot(failing.root), {}, 'no unit file, no password file');
+  assert.equal(failing.host.mutatingCalls(), [failing.host.mutatingCalls()[0]], 'the build was the only change tried');
+  assert.ok(Object.keys(snapshot(root)).length > 0);
+});
+
+test('--no-build refuses a missing image with the command that builds it; a registry image is left to Podman to pull', async () => {
+  const { root, host, run } = setup();
+  host.images.clear();
+  const error = await run({ build: false }).catch((caught: unknown) => caught);
+  assert.ok(isPgQuadletError(error, 'PG_QUADLET_REFUSED'), String(error));
+  assert.match((error as Error).message, /the image localhost\/postgres-debian:15 does not exist and --no-build was given: build it with pg-quadlet image build \(podman build --tag=localhost\/postgres-debian:15 .*\); nothing was written/);
+  assert.equal(snapshot(root), {});
+  assert.equal(host.mutatingCalls(), []);
+
+  const registry = setup({ image: 'ghcr.io/example/postgres:15' });
+  const result = await registry.run();
+  assert.ok(!registry.host.mutatingCalls().some((call) => call.startsWith('podman build')));
+  assert.ok(result.warnings.includes('the image ghcr.io/example/postgres:15 is not on this host: Podman pulls it at the first start'), result.warnings.join('\n'));
+});

@@ -163,6 +163,18 @@ test('backup.verifySchedule adds a verification service and timer; without it th
   assert.throws(() => renderUnits({ backup: { verifySchedule: 'weekly on sundays' } }), (error: unknown) => isConfigError(error) && error.issues.some((issue) => issue.path === 'backup.verifySchedule'));
 });
 
+test('update.schedule adds a service that runs pg-quadlet update with the config install read, and its timer; without it there is none', () => {
+  const units = renderUnits({ update: { schedule: '0 5 * * tue' } }, { pgQuadlet: ['/usr/bin/node', '/usr/local/lib/node_modules/pg-quadlet/dist/bin/pg-quadlet.js'], configFile: '/etc/pg-quadlet/config.ini' });
+  const service = file(units, '-update.service');
+  assert.match(service, /^ExecStart=\/usr\/bin\/node \/usr\/local\/lib\/node_modules\/pg-quadlet\/dist\/bin\/pg-quadlet\.js --config \/etc\/pg-quadlet\/config\.ini update$/m);
+  assert.match(service, /^After=network-online\.target$/m);
+  assert.match(service, /^TimeoutStartSec=2400$/m);
+  assert.equal(lines(file(units, '-update.timer'), 'OnCalendar'), ['Tue *-*-* 05:00:00']);
+  assert.match(file(renderUnits({ rootless: true, update: { schedule: 'weekly' } }), '-update.service'), /^ExecStart=pg-quadlet --user update$/m);
+  assert.not.ok(renderUnits().some((unit) => unit.fileName.includes('update')));
+  assert.throws(() => renderUnits({ update: { schedule: 'every tuesday' } }), (error: unknown) => isConfigError(error) && error.issues.some((issue) => issue.path === 'update.schedule'));
+});
+
 test('backup.encrypt and backup.s3: the settings as environment, the keys as Podman secrets and the CA file read-only; no secret in the unit', () => {
   const container = file(renderUnits({
     backup: { encrypt: true, s3: { endpoint: 's3.example.com', bucket: 'backups', region: 'eu-central-1', port: 9000, caFile: '/etc/ssl/s3-ca.pem', uriStyle: 'path' } },

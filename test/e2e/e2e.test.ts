@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { cacheDir, systemdMissing, trixieRoot } from '../support/real-tools.js';
 import { skipUnless } from '../support/skip.js';
 import { Machine, type RunOptions } from './machine.js';
+import { startProxy } from './proxy.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const TRIXIE = path.join(REPO, 'test/support/trixie.sh');
@@ -20,7 +21,9 @@ const IMAGE = 'localhost/postgres-debian:15';
 const BASE_IMAGE = 'localhost/base-debian:latest';
 // Inside the machine.
 const APP = '/opt/pg-quadlet';
-const CLI = `${APP}/dist/bin/pg-quadlet.js`;
+// The CLI as a user has it: the packed tarball installed with `npm install --global` (step 1).
+const CLI = '/usr/local/bin/pg-quadlet';
+const PROXY_PORT = 3128;
 const CLIENT = `${APP}/test/e2e/client.mjs`;
 const SRV = '/srv/e2e';
 const DOMAIN = 'db.e2e.test';
@@ -133,7 +136,7 @@ interface As {
 
 /** pg-quadlet, run as a transient unit (a clean environment, a real cgroup, like a login). */
 function cli(args: string[], as: As = {}, options: RunOptions = {}): Promise<string> {
-  return on().must(['node', CLI, ...args], { unit: true, timeoutMs: 330_000, ...as, ...options });
+  return on().must([CLI, ...args], { unit: true, timeoutMs: 330_000, ...as, ...options });
 }
 
 /** `systemctl [--user] start UNIT`, timed inside the machine: what a user waits for. */
@@ -318,14 +321,32 @@ async function hostPackages(): Promise<string[]> {
   return wanted.map(file);
 }
 
+
+/**
+ * The package as npm publishes it (`npm pack`), installed with `npm install --global` into the
+ * directory the machine mounts as its /usr/local: the machine has Node but no npm and no network,
+ * and this is the tree `npm install --global` makes there.
+ */
+async function packForMachine(srv: string): Promise<void> {
+  const packed = await execa('npm', ['pack', '--ignore-scripts', '--json', `--pack-destination=${srv}`], { cwd: REPO, timeout: 120_000 });
+  const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
+  const prefix = path.join(runDir, 'usr-local');
+  fs.mkdirSync(prefix, { mode: 0o755 });
+  await execa('npm', ['install', '--global', `--prefix=${prefix}`, '--no-audit', '--no-fund', path.join(srv, filename)], { timeout: 300_000 });
+  fs.copyFileSync(path.join(cacheDir, 'base-debian-bookworm.tar'), path.join(srv, 'base.tar'));
+}
+
 function writeConfigs(srv: string): void {
   const files: Record<string, string> = {
     'poststack.ini': [
-      '; The scenario\'s service: the defaults, with a smaller cache and the backup at 03:30.',
+      '; The scenario\'s service: the defaults, with a smaller cache and the backup at 03:30,',
+      '; built from the local Debian base.',
       `name = ${NAME}`,
       'sharedBuffers = 128MB',
       '[backup]',
       'schedule = 30 3 * * *',
+      '[build]',
+      `baseImage = ${BASE_IMAGE}`,
       '',
     ].join('\n'),
     'tls.ini': [
@@ -396,6 +417,8 @@ test('step 0 (prepare): CLI built, image built from image/, machine booted with 
       fs.rmSync(path.join(trixieRoot, archive), { force: true });
     }
     fs.chmodSync(path.join(srv, 'image.tar'), 0o644);
+    await packForMachine(srv);
+    startProxy(path.join(srv, 'proxy.sock'));
     await makeCertificates(srv);
     await makeS3Certificates(srv);
     writeConfigs(srv);
@@ -409,6 +432,7 @@ test('step 0 (prepare): CLI built, image built from image/, machine booted with 
         `--bind=${path.join(runDir, 'containers')}:/var/lib/containers`,
         `--bind=${path.join(runDir, 'home')}:/home`,
         `--bind=${srv}:${SRV}`,
+        `--bind=${path.join(runDir, 'usr-local')}:/usr/local`,
         bindRo('package.json', 'package.json'),
         bindRo('dist', 'dist'),
         bindRo('node_modules', 'node_modules'),
@@ -429,15 +453,27 @@ test('step 0 (prepare): CLI built, image built from image/, machine booted with 
     // it in when no rootful container runs.
     await on().must(['systemctl', 'add-wants', 'multi-user.target', 'network-online.target']);
     await on().must(['systemctl', 'start', 'network-online.target']);
-    await on().must(['podman', 'load', '--quiet', '--input', `${SRV}/image.tar`], { unit: true, timeoutMs: 180_000 });
-    measurements.imageBytes = Number(await on().must(['podman', 'image', 'inspect', '--format={{.Size}}', IMAGE]));
+    // Root's container storage holds no image of ours: step 1's install builds it. The image from
+    // the host is for the rootless step, whose user has a store of its own.
+    assert.is((await on().run(['podman', 'image', 'exists', IMAGE])).exitCode, 1, `no ${IMAGE} in the machine before the install`);
   });
 });
 
-test('step 1 (install): pg-quadlet install with a config file; systemctl start returns ready; psql and pg connect with the secret', async () => {
-  await step('1', 'install', { needs: ['0'], timeoutMs: 6 * 60_000 }, async () => {
-    const installed = await cli(['--config', `${SRV}/poststack.ini`, 'install', '--password-file', `${SRV}/password`]);
-    assert.match(installed, /podman secret create/);
+test('step 1 (install): the packed tarball installed with npm; pg-quadlet install builds the image, writes the units and the secret; systemctl start returns ready; psql and pg connect', async () => {
+  await step('1', 'install', { needs: ['0'], timeoutMs: 20 * 60_000 }, async () => {
+    // The Debian base the build starts from (Docker Hub is out of reach), and the way to the mirror.
+    await on().must(['sh', '-c', `podman import --quiet - ${BASE_IMAGE} < ${SRV}/base.tar`], { unit: true, timeoutMs: 180_000 });
+    await on().must(['systemd-run', '--unit=e2e-proxy', '--quiet', '--collect', '--', 'node', `${APP}/test/e2e/relay.mjs`, String(PROXY_PORT), `${SRV}/proxy.sock`]);
+    const started = Date.now();
+    const installed = await on().run([CLI, '--config', `${SRV}/poststack.ini`, 'install', '--password-file', `${SRV}/password`], {
+      unit: true, timeoutMs: 15 * 60_000, env: { http_proxy: `http://host.containers.internal:${PROXY_PORT}` },
+    });
+    if (installed.exitCode !== 0) throw new Error(`install failed (exit ${installed.exitCode}):\n${installed.stdout}\n${installed.stderr.split('\n').slice(-40).join('\n')}`);
+    measurements.installWithBuildMs = Date.now() - started;
+    assert.match(installed.stdout, /podman build --tag=localhost\/postgres-debian:15 --build-arg=BASE_IMAGE=localhost\/base-debian:latest .*\/usr\/local\/lib\/node_modules\/pg-quadlet\/image/);
+    assert.match(installed.stderr, /^\.\.\. \[1\/2\] STEP 1\/\d+: FROM localhost\/base-debian:latest AS build \(\d+ s\)$/m, `progress shows each build step:\n${installed.stderr.slice(-3000)}`);
+    assert.match(installed.stdout, /podman secret create/);
+    measurements.imageBytes = Number(await on().must(['podman', 'image', 'inspect', '--format={{.Size}}', IMAGE]));
     for (const file of [`/etc/containers/systemd/${NAME}.container`, `/etc/systemd/system/${BACKUP_TIMER}`]) {
       await on().must(['test', '-f', file]);
     }
@@ -554,7 +590,7 @@ test('step 4 (restore): point-in-time recovery between two commits with pg-quadl
 });
 
 test('step 5 (TLS): certificates made here; verify-full works with psql and pg, plain TCP is refused', async () => {
-  await step('5', 'TLS', { needs: ['0'], units: [`${TLS_NAME}.service`], timeoutMs: 5 * 60_000 }, async () => {
+  await step('5', 'TLS', { needs: ['1'], units: [`${TLS_NAME}.service`], timeoutMs: 5 * 60_000 }, async () => {
     const started = Date.now();
     await cli(['--config', `${SRV}/tls.ini`, 'install', '--now', '--password-file', `${SRV}/password`]);
     measurements.tlsInstallNowMs = Date.now() - started;
@@ -681,7 +717,7 @@ test('step 7 (status, uninstall, reinstall): status --json is healthy; uninstall
 });
 
 test('step 8 (rootless): the same with --user, for a user with linger', async () => {
-  await step('8', 'rootless', { needs: ['0'], units: [`user@${appUid || 1000}.service`], userUnits: [SERVICE, BACKUP_TIMER], timeoutMs: 6 * 60_000 }, async () => {
+  await step('8', 'rootless', { needs: ['1'], units: [`user@${appUid || 1000}.service`], userUnits: [SERVICE, BACKUP_TIMER], timeoutMs: 6 * 60_000 }, async () => {
     await on().must(['useradd', '--create-home', '--shell=/bin/bash', APP_USER], { unit: true });
     appUid = Number((await on().must(['id', '-u', APP_USER])).trim());
     const as: As = { user: { name: APP_USER, uid: appUid } };
@@ -728,7 +764,7 @@ test('step 8 (rootless): the same with --user, for a user with linger', async ()
 });
 
 test('step 9 (timings): systemctl start to ready, first start (with init) and start with data, repeated', async () => {
-  await step('9', 'timings', { needs: ['0'], units: [`${TIMING_NAME}.service`], timeoutMs: 5 * 60_000 }, async () => {
+  await step('9', 'timings', { needs: ['1'], units: [`${TIMING_NAME}.service`], timeoutMs: 5 * 60_000 }, async () => {
     const rounds = Number(process.env.PG_QUADLET_E2E_TIMING_ROUNDS ?? 3);
     const first: number[] = [];
     const again: number[] = [];
@@ -750,7 +786,7 @@ test('step 9 (timings): systemctl start to ready, first start (with init) and st
 
 test('step 10 (pool): PgBouncer in its own container on a shared network; clients connect through it', async () => {
   const poolService = `${POOL_NAME}-pool.service`;
-  await step('10', 'pool', { needs: ['0'], units: [`${POOL_NAME}.service`, poolService], timeoutMs: 5 * 60_000 }, async () => {
+  await step('10', 'pool', { needs: ['1'], units: [`${POOL_NAME}.service`, poolService], timeoutMs: 5 * 60_000 }, async () => {
     await cli(['--config', `${SRV}/pool.ini`, 'install', '--now', '--password-file', `${SRV}/password`]);
     await assertServing(POOL_NAME);
     await assertServing(`${POOL_NAME}-pool`);
@@ -803,7 +839,7 @@ test('step 10 (pool): PgBouncer in its own container on a shared network; client
 test('step 11 (changes apply): a re-install restarts onto a new setting and onto TLS; a new schedule is the timer\'s; an identity change is refused, and a start with one fails at once', async () => {
   const service = `${APPLY_NAME}.service`;
   const timer = `${APPLY_NAME}-backup.timer`;
-  await step('11', 'changes apply', { needs: ['0'], units: [service, timer], timeoutMs: 8 * 60_000 }, async () => {
+  await step('11', 'changes apply', { needs: ['1'], units: [service, timer], timeoutMs: 8 * 60_000 }, async () => {
     const config = ['--config', `${SRV}/apply.ini`];
     await cli([...config, 'install', '--now', '--password-file', `${SRV}/password`]);
     const databaseUrl = await url('apply.ini');
@@ -812,7 +848,7 @@ test('step 11 (changes apply): a re-install restarts onto a new setting and onto
     // Written but not applied: install and status both say so.
     const written = await cli([...config, '--set', 'maxConnections=150', 'install']);
     assert.match(written, new RegExp(`${service} runs on the units as they were: apply the change with pg-quadlet install --now`));
-    const stale = JSON.parse((await on().run(['node', CLI, ...config, '--set', 'maxConnections=150', 'status', '--json'], { unit: true })).stdout) as { healthy: boolean; stale: string[]; drift: Array<{ name: string; live: string }> };
+    const stale = JSON.parse((await on().run([CLI, ...config, '--set', 'maxConnections=150', 'status', '--json'], { unit: true })).stdout) as { healthy: boolean; stale: string[]; drift: Array<{ name: string; live: string }> };
     assert.equal([stale.healthy, stale.stale, stale.drift.map((d) => `${d.name}=${d.live}`)], [false, [service], ['max_connections=100']]);
 
     await cli([...config, 'backup']);
@@ -824,27 +860,27 @@ test('step 11 (changes apply): a re-install restarts onto a new setting and onto
 
     // TLS turned on by re-install: plain TCP is refused at once, TLS with the CA works.
     const tls = [...config, '--set', 'maxConnections=150', '--set', `tls.certificatesDir=${SRV}/certs`];
-    await on().must(['node', CLI, ...tls, 'install', '--now'], { unit: true, timeoutMs: 330_000, env: { DOMAIN } });
+    await on().must([CLI, ...tls, 'install', '--now'], { unit: true, timeoutMs: 330_000, env: { DOMAIN } });
     const plain = await on().run(['psql', databaseUrl, '--no-psqlrc', '--command=SELECT 1']);
     assert.match(plain.stderr, /no encryption/, `plain TCP is refused: ${plain.stderr}`);
-    const verified = (await on().must(['node', CLI, ...tls, 'url', '--show-password'], { unit: true, env: { DOMAIN } })).trim();
+    const verified = (await on().must([CLI, ...tls, 'url', '--show-password'], { unit: true, env: { DOMAIN } })).trim();
     assert.is(await psql(`${verified}&sslrootcert=${SRV}/tls/ca.pem`, 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'), 't');
 
     // A new schedule is the timer's next run, without a restart by hand.
-    await on().must(['node', CLI, ...tls, '--set', 'backup.schedule=15 4 * * *', 'install'], { unit: true, env: { DOMAIN } });
+    await on().must([CLI, ...tls, '--set', 'backup.schedule=15 4 * * *', 'install'], { unit: true, env: { DOMAIN } });
     const next = (await show(timer, ['NextElapseUSecRealtime'])).NextElapseUSecRealtime ?? '';
     assert.match(next, / 04:(1[5-9]|2\d):\d\d /, `the timer follows the new schedule: ${next}`);
     // A schedule that is not one is refused before anything is written.
-    const never = await on().run(['node', CLI, ...tls, '--set', 'backup.schedule=every day', 'install'], { unit: true, env: { DOMAIN } });
+    const never = await on().run([CLI, ...tls, '--set', 'backup.schedule=every day', 'install'], { unit: true, env: { DOMAIN } });
     assert.is(never.exitCode, 2);
     assert.match(never.stderr, /backup\.schedule = "every day": .*neither 5-field cron .* nor a systemd calendar expression/);
 
     // An identity change is refused with the way forward; forced, the next start fails at once.
-    const identity = await on().run(['node', CLI, ...tls, '--set', 'database=otherdb', 'install', '--now'], { unit: true, env: { DOMAIN } });
+    const identity = await on().run([CLI, ...tls, '--set', 'database=otherdb', 'install', '--now'], { unit: true, env: { DOMAIN } });
     assert.is(identity.exitCode, 1);
     assert.match(identity.stderr, /holds a cluster made for database "poststack" owned by "poststack", and the config sets database "otherdb".*ALTER DATABASE poststack RENAME TO otherdb/);
     assert.match(await on().must(['cat', `/etc/containers/systemd/${APPLY_NAME}.container`]), /^Environment=POSTGRES_DB=poststack$/m, 'nothing was written');
-    await on().must(['node', CLI, ...tls, '--set', 'database=otherdb', 'install', '--force'], { unit: true, env: { DOMAIN } });
+    await on().must([CLI, ...tls, '--set', 'database=otherdb', 'install', '--force'], { unit: true, env: { DOMAIN } });
     const started = Date.now();
     const restart = await on().run(['systemctl', 'restart', service], { timeoutMs: 120_000 });
     measurements.identityMismatchFailMs = Date.now() - started;
@@ -854,17 +890,17 @@ test('step 11 (changes apply): a re-install restarts onto a new setting and onto
     await new Promise((resolve) => setTimeout(resolve, 7000));
     const failed = await show(service, ['ActiveState', 'Result', 'NRestarts']);
     assert.equal([failed.ActiveState, failed.Result], ['failed', 'exit-code'], 'failed once, and not restarted over and over');
-    await on().must(['node', CLI, ...tls, 'install', '--now'], { unit: true, timeoutMs: 330_000, env: { DOMAIN } });
+    await on().must([CLI, ...tls, 'install', '--now'], { unit: true, timeoutMs: 330_000, env: { DOMAIN } });
     assert.is(await psql(`${verified}&sslrootcert=${SRV}/tls/ca.pem`, 'SELECT count(*) FROM kept'), '100', 'back, with its data');
 
     // A command that needs the running container says so, with the command that starts it.
     await on().must(['systemctl', 'stop', service], { timeoutMs: 120_000 });
-    const stopped = await on().run(['node', CLI, ...config, 'backup'], { unit: true });
+    const stopped = await on().run([CLI, ...config, 'backup'], { unit: true });
     assert.is(stopped.exitCode, 1);
     assert.is(stopped.stderr.trim(), `pg-quadlet: ${APPLY_NAME} is not running: start it with systemctl start ${service}`);
 
     // Defaults follow the target: for Podman 4.6, which cannot wait for health, the units do not.
-    await on().must(['node', CLI, ...tls, '--set', 'podmanVersion=4.6', 'install', '--now'], { unit: true, timeoutMs: 330_000, env: { DOMAIN } });
+    await on().must([CLI, ...tls, '--set', 'podmanVersion=4.6', 'install', '--now'], { unit: true, timeoutMs: 330_000, env: { DOMAIN } });
     assert.not.match(await on().must(['cat', `/etc/containers/systemd/${APPLY_NAME}.container`]), /Notify=|--sdnotify/);
     await waitFor(`${APPLY_NAME} healthy on units for Podman 4.6`, 60_000, async () => ((await health(APPLY_NAME)) === 'healthy' ? true : undefined));
     await cli([...config, 'uninstall', '--purge', '--yes']);
@@ -873,7 +909,7 @@ test('step 11 (changes apply): a re-install restarts onto a new setting and onto
 
 test('step 12 (off-host copy): backups and WAL reach an S3 store over TLS, encrypted; after a reboot and the loss of both volumes, install and restore --repo 2 bring every archived row back', async () => {
   const service = `${S3_NAME}.service`;
-  await step('12', 'off-host copy', { needs: ['0'], units: [service, `${S3_NAME}-backup-full.service`, 'e2e-s3.service'], timeoutMs: 10 * 60_000 }, async () => {
+  await step('12', 'off-host copy', { needs: ['1'], units: [service, `${S3_NAME}-backup-full.service`, 'e2e-s3.service'], timeoutMs: 10 * 60_000 }, async () => {
     const config = ['--config', `${SRV}/s3.ini`];
     const keys = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
     await startS3();
@@ -921,6 +957,49 @@ test('step 12 (off-host copy): backups and WAL reach an S3 store over TLS, encry
     assert.equal((JSON.parse(again) as { backups: Array<{ repo: number }> }).backups.map((b) => b.repo), [1, 2], 'backups go on into both');
     await cli([...config, 'uninstall', '--purge', '--yes']);
     await on().must(['systemctl', 'stop', 'e2e-s3.service']);
+  });
+});
+
+test('step 13 (update): pg-quadlet update rebuilds the image with current packages and restarts onto it; an image broken on purpose is rolled back, with every row', async () => {
+  await step('13', 'update', { needs: ['1'], timeoutMs: 20 * 60_000 }, async () => {
+    const config = ['--config', `${SRV}/poststack.ini`];
+    const databaseUrl = await url('poststack.ini');
+    await psql(databaseUrl, "CREATE TABLE e2e_update (n int); INSERT INTO e2e_update SELECT generate_series(1, 300)");
+    const imageId = async (name: string) => (await on().must(['podman', 'image', 'inspect', '--format={{.Id}}', name])).trim();
+    const running = async () => (await on().must(['podman', 'inspect', '--type=container', '--format={{.Image}}', NAME])).trim();
+    const first = await imageId(IMAGE);
+
+    const started = Date.now();
+    const updated = await on().run([CLI, ...config, 'update'], { unit: true, timeoutMs: 15 * 60_000, env: { http_proxy: `http://host.containers.internal:${PROXY_PORT}` } });
+    if (updated.exitCode !== 0) throw new Error(`update failed (exit ${updated.exitCode}):\n${updated.stdout}\n${updated.stderr.split('\n').slice(-40).join('\n')}`);
+    measurements.updateMs = Date.now() - started;
+    assert.match(updated.stdout, /^before: PostgreSQL 15\.\S+, PgBouncer 1\.\S+, pgBackRest 2\.\S+ \(\w{12}\)\nbuilt:  PostgreSQL 15\.\S+, PgBouncer/m);
+    assert.match(updated.stdout, /run the new image, healthy\. The previous one is kept as localhost\/postgres-debian:15-previous\./);
+    const second = await imageId(IMAGE);
+    assert.is.not(second, first, 'a new image');
+    assert.is(await imageId(`${IMAGE}-previous`), first);
+    assert.is(await running(), second, 'the service runs it');
+    await assertServing(NAME);
+    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_update'), '300');
+
+    // An image whose entrypoint fails at once: the service must end up on the image it ran.
+    await on().must(['sh', '-c', [
+      `mkdir -p ${SRV}/broken && cat > ${SRV}/broken/Containerfile <<'EOF'`,
+      `FROM ${IMAGE}`,
+      'USER root',
+      `RUN printf '#!/bin/sh\\necho "broken on purpose" >&2\\nexit 1\\n' > /usr/local/bin/entrypoint.sh`,
+      'USER postgres',
+      'EOF',
+    ].join('\n')]);
+    const broken = await on().run([CLI, ...config, 'update', '--from', `${SRV}/broken`], { unit: true, timeoutMs: 10 * 60_000 });
+    assert.is(broken.exitCode, 1, `${broken.stdout}\n${broken.stderr}`);
+    assert.match(broken.stdout, /Rolled back: the new image did not become healthy/);
+    assert.match(await on().journal([SERVICE], { lines: 400 }), /broken on purpose/, 'the broken image did run');
+    assert.is(await imageId(IMAGE), second, 'the tag is back on the image that worked');
+    assert.is(await running(), second);
+    await assertServing(NAME);
+    assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_update'), '300', 'every row');
+    await on().must(['podman', 'image', 'exists', `${IMAGE}-failed`]);
   });
 });
 

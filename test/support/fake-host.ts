@@ -33,6 +33,11 @@ export class FakeHost implements Runner {
   readonly failures = new Map<string, string>();
   /** Tools that are not installed: running them throws as the real runner does. */
   readonly missing = new Set<string>();
+  /** Images by name (tag) with their IDs: the default image is there, as after a first install. */
+  readonly images = new Map<string, string>([['localhost/postgres-debian:15', '1'.repeat(64)]]);
+  private builds = 0;
+  /** The versions `podman run --entrypoint=/bin/sh IMAGE -c ...` reports, by image ID. */
+  versions = (id: string) => `postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u${id.at(-1)})\nPgBouncer 1.18.0\npgBackRest 2.45`;
 
   async run(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
     const command = [file, ...args].join(' ');
@@ -44,6 +49,7 @@ export class FakeHost implements Runner {
     if (file === 'podman') {
       const result = this.podman(args, options.input);
       if (options.onStderrLine && result.stderr) for (const line of result.stderr.split('\n')) options.onStderrLine(line);
+      if (options.onStdoutLine && result.stdout) for (const line of result.stdout.split('\n')) options.onStdoutLine(line);
       return result;
     }
     if (file === 'loginctl') return ok(this.linger ? 'yes' : 'no');
@@ -55,7 +61,7 @@ export class FakeHost implements Runner {
   /** The calls that change something (what a dry run must never make). */
   mutatingCalls(): string[] {
     const readOnly =
-      /^(systemctl( --user)? (show|is-enabled)|podman (secret inspect|inspect|volume (exists|inspect)|unshare cat|exec \S+ (\/usr\/local\/bin\/backup\.sh list|\/usr\/local\/bin\/pgbackrest\.sh info|psql))|loginctl|systemd-analyze|cat)/;
+      /^(systemctl( --user)? (show|is-enabled)|podman (secret inspect|inspect|image inspect|run --rm --network=none --read-only --entrypoint=\/bin\/sh|volume (exists|inspect)|unshare cat|exec \S+ (\/usr\/local\/bin\/backup\.sh list|\/usr\/local\/bin\/pgbackrest\.sh info|psql))|loginctl|systemd-analyze|cat)/;
     return this.calls.map((call) => call.command).filter((command) => !readOnly.test(command));
   }
 
@@ -97,6 +103,8 @@ export class FakeHost implements Runner {
       case 'start':
       case 'restart':
         this.activate(unit);
+        return ok('');
+      case 'reset-failed':
         return ok('');
       case 'stop':
         this.active.delete(unit);
@@ -152,6 +160,23 @@ export class FakeHost implements Runner {
       return this.health === undefined ? { exitCode: 125, stdout: '', stderr: 'no such container' } : ok(this.health);
     }
     if (group === 'cp') return ok('');
+    if (group === 'image' && verb === 'inspect') {
+      const id = this.images.get(name) ?? [...this.images.values()].find((value) => value === name);
+      return id ? ok(id) : { exitCode: 125, stdout: '', stderr: `Error: ${name}: image not known` };
+    }
+    if (group === 'image' && verb === 'rm') return ok('');
+    if (group === 'tag') {
+      const id = this.images.get(args[1] ?? '') ?? args[1] ?? '';
+      this.images.set(args[2] ?? '', id);
+      return ok('');
+    }
+    if (group === 'build') {
+      const tag = args.find((arg) => arg.startsWith('--tag='))?.slice('--tag='.length) ?? '';
+      this.builds += 1;
+      this.images.set(tag, String(this.builds + 1).repeat(64));
+      return ok('[1/2] STEP 1/2: FROM base AS build\n[1/2] STEP 2/2: RUN apt-get install\nGetting packages\n[2/2] STEP 1/1: FROM base');
+    }
+    if (group === 'run' && args.includes('--entrypoint=/bin/sh')) return ok(this.versions(args[args.indexOf('--entrypoint=/bin/sh') + 1] ?? ''));
     if (group === 'run') {
       const command = args.slice(args.findIndex((arg) => arg.startsWith('/usr/local/bin/'))).join(' ');
       return this.oneShots.get(command) ?? { exitCode: 127, stdout: '', stderr: `no such command in the one-shot container: ${command}` };
