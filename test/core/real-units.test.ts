@@ -28,13 +28,19 @@ const SETS: Record<string, PostgresServiceInput> = {
   'with the pool': { pool: { enabled: true } },
   'pool with tls, rootless': { rootless: true, tls: { domain: 'db.example.com' }, pool: { enabled: true, mode: 'session' } },
   'pool on podman 4.7': { podmanVersion: '4.7', pool: { enabled: true } },
+  'verify and update timers': { backup: { verifySchedule: '0 4 * * sat' }, update: { schedule: '0 5 * * tue' } },
+  'update timer, rootless': { rootless: true, update: { schedule: 'weekly' } },
 };
+
+// As install renders them: the update service runs this pg-quadlet, installed by npm, with Node
+// from the machine's packages (verify checks that the program exists).
+const HOST = { pgQuadlet: ['/usr/bin/node', '/usr/local/lib/node_modules/pg-quadlet/dist/bin/pg-quadlet.js'], configFile: '/etc/pg-quadlet/config.ini' };
 
 const generator = skipUnless(suite('Quadlet generator'), quadletMissing(), 'Podman Quadlet generator tests');
 const verify = skipUnless(suite('systemd-analyze'), quadletMissing() ?? systemdMissing(), 'systemd-analyze verify tests');
 
 for (const [label, input] of Object.entries(SETS)) {
-  const units = renderUnits(input);
+  const units = renderUnits(input, HOST);
   const quadletFiles = units.filter((unit) => unit.target === 'quadlet');
 
   for (const user of [false, true]) {
