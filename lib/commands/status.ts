@@ -59,6 +59,16 @@ export interface StatusOptions {
   readonly poolConnection?: ClientConfig;
 }
 
+/** Why the service is not running, in words: a crash loop that systemd ended says so. */
+async function stoppedService(systemctl: Systemctl, service: UnitState, user: string): Promise<string> {
+  const { Result: result, NRestarts: restarts } = await systemctl.show(service.unit, ['Result', 'NRestarts']);
+  if (result !== 'start-limit-hit') return `${service.unit} is ${service.active} (${service.sub})`;
+  return (
+    `${service.unit} failed at every start (${restarts ?? '?'} restarts) and systemd stopped restarting it (start-limit-hit): ` +
+    `see journalctl${user} -u ${service.unit} for why; once mended, systemctl${user} reset-failed ${service.unit} && systemctl${user} start ${service.unit}`
+  );
+}
+
 export async function status(context: Context, options: StatusOptions = {}): Promise<Status> {
   const { config, runner } = context;
   const systemctl = new Systemctl(runner, config.rootless);
@@ -77,7 +87,7 @@ export async function status(context: Context, options: StatusOptions = {}): Pro
   }
   const isActive = (unit: string | undefined) => units.some((state) => state.unit === unit && state.active === 'active');
   const service = units.find((unit) => unit.unit === names.service);
-  if (service?.load === 'loaded' && service.active !== 'active') problems.push(`${service.unit} is ${service.active} (${service.sub})`);
+  if (service?.load === 'loaded' && service.active !== 'active') problems.push(await stoppedService(systemctl, service, user));
 
   const health = (await podman.health(config.name)) ?? null;
   if (isActive(names.service) && health !== 'healthy') problems.push(`the container's health check says ${health ?? 'nothing'}`);

@@ -61,7 +61,7 @@ export interface TemplateViews {
 }
 
 export type TemplateName = keyof TemplateViews;
-const PARTIALS = ['header', 'container-runtime'] as const;
+const PARTIALS = ['header', 'container-runtime', 'start-limit'] as const;
 type Token = [type: string, value: string, start: number, end: number, children?: Token[]];
 
 // The package resolves its own export "./units/*" (package.json), wherever this module runs from:

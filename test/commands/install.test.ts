@@ -444,3 +444,13 @@ test('--no-build refuses a missing image with the command that builds it; a regi
   assert.ok(!registry.host.mutatingCalls().some((call) => call.startsWith('podman build')));
   assert.ok(result.warnings.includes('the image ghcr.io/example/postgres:15 is not on this host: Podman pulls it at the first start'), result.warnings.join('\n'));
 });
+
+test('update.schedule: install writes the update service with this pg-quadlet and its config file, and enables the timer', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-quadlet-install-'));
+  const host = new FakeHost();
+  const context = { ...contextFor(resolveConfig({ update: { schedule: '0 5 * * tue' } }), { runner: host, root, env: { HOME: '/home/ann' } }), pgQuadlet: ['/usr/bin/node', '/opt/pg-quadlet/dist/bin/pg-quadlet.js'], configFile: 'pg-quadlet.ini' };
+  await install(context);
+  const service = fs.readFileSync(path.join(root, 'etc/systemd/system/poststack-postgres-update.service'), 'utf8');
+  assert.match(service, new RegExp(`^ExecStart=/usr/bin/node /opt/pg-quadlet/dist/bin/pg-quadlet\\.js --config ${path.resolve('pg-quadlet.ini').replace(/[.]/g, '\\.')} update$`, 'm'));
+  assert.ok(host.mutatingCalls().includes('systemctl enable --now poststack-postgres-update.timer'), host.mutatingCalls().join('\n'));
+});

@@ -42,6 +42,27 @@ urls('--pooled points at PgBouncer, and says how to turn the pool on when it is 
 
 urls.run();
 
+const stopped = suite('status of a stopped service');
+
+stopped('a crash loop that systemd ended is named as one, with where to look and how to start again', async () => {
+  const host = new FakeHost();
+  for (const unit of renderUnits().map((file) => file.unitName)) host.loaded.add(unit);
+  host.failed.set('poststack-postgres.service', 'start-limit-hit');
+  const result = await status(on(host));
+  assert.not.ok(result.healthy);
+  assert.ok(
+    result.problems.includes(
+      'poststack-postgres.service failed at every start (4 restarts) and systemd stopped restarting it (start-limit-hit): see journalctl -u poststack-postgres.service for why; ' +
+        'once mended, systemctl reset-failed poststack-postgres.service && systemctl start poststack-postgres.service',
+    ),
+    result.problems.join('\n'),
+  );
+  host.failed.set('poststack-postgres.service', 'exit-code');
+  assert.ok((await status(on(host))).problems.includes('poststack-postgres.service is failed (dead)'));
+});
+
+stopped.run();
+
 const live = skipUnless(suite('status against a real PostgreSQL'), sandboxMissing(), 'status tests against PostgreSQL 15');
 
 /** A backup that finished a minute ago, as `pgbackrest.sh info` reports it. */

@@ -37,6 +37,8 @@ const TIMING_NAME = 'poststack-timing';
 const POOL_NAME = 'poststack-pooled';
 const APPLY_NAME = 'poststack-apply';
 const S3_NAME = 'poststack-offsite';
+const LOOP_NAME = 'poststack-loop';
+const BROKEN_IMAGE = 'localhost/pg-quadlet-e2e-broken:15';
 // The S3-compatible store (s3rver) runs in the machine; containers reach it through the name
 // Podman gives the host, with a certificate for that name from a CA made here.
 const S3_HOST = 'host.containers.internal';
@@ -275,6 +277,13 @@ async function startS3(): Promise<void> {
   await waitFor('s3rver to listen', 30_000, async () => ((await on().run(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${S3_PORT}`])).exitCode === 0 ? true : undefined));
 }
 
+/** The way from the machine to the host's proxy for Debian's mirror (test/e2e/proxy.ts), as a
+ * transient service: started again after a reboot. */
+async function relayProxy(): Promise<void> {
+  if ((await on().run(['systemctl', 'is-active', '--quiet', 'e2e-proxy.service'])).exitCode === 0) return;
+  await on().must(['systemd-run', '--unit=e2e-proxy', '--quiet', '--collect', '--', 'node', `${APP}/test/e2e/relay.mjs`, String(PROXY_PORT), `${SRV}/proxy.sock`]);
+}
+
 /** The tree's installed version of a package, from its dpkg database. */
 function treeVersion(pkg: string): string {
   const status = fs.readFileSync(path.join(trixieRoot, 'var/lib/dpkg/status'), 'utf8');
@@ -371,9 +380,20 @@ function writeConfigs(srv: string): void {
       '[backup]', 'encrypt = true', 'archiveTimeoutSec = 5',
       '[backup.s3]', `endpoint = ${S3_HOST}`, `port = ${S3_PORT}`, `bucket = ${S3_BUCKET}`, 'region = us-east-1', 'uriStyle = path', `caFile = ${SRV}/s3/ca.pem`, '',
     ].join('\n'),
+    // A service on an image broken on purpose: it fails at every start.
+    'loop.ini': [`name = ${LOOP_NAME}`, 'port = 5439', 'sharedBuffers = 64MB', `image = ${BROKEN_IMAGE}`, '[backup]', 'enabled = false', ''].join('\n'),
     'pool.ini': [`name = ${POOL_NAME}`, 'port = 5436', 'sharedBuffers = 64MB', '[pool]', 'enabled = true', 'port = 6436', '[backup]', 'enabled = false', ''].join('\n'),
   };
   for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(srv, file), text, { mode: 0o644 });
+  // Our image with an entrypoint that fails at once: an update that must be rolled back, and a crash loop.
+  fs.mkdirSync(path.join(srv, 'broken'));
+  fs.writeFileSync(path.join(srv, 'broken/Containerfile'), [
+    `FROM ${IMAGE}`,
+    'USER root',
+    `RUN printf '#!/bin/sh\\necho "broken on purpose" >&2\\nexit 1\\n' > /usr/local/bin/entrypoint.sh`,
+    'USER postgres',
+    '',
+  ].join('\n'), { mode: 0o644 });
   fs.writeFileSync(path.join(srv, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
   fs.writeFileSync(path.join(srv, 'user-password'), `${USER_PASSWORD}\n`, { mode: 0o600 });
   fs.writeFileSync(path.join(srv, 'new-password'), `${NEW_PASSWORD}\n`, { mode: 0o600 });
@@ -463,7 +483,7 @@ test('step 1 (install): the packed tarball installed with npm; pg-quadlet instal
   await step('1', 'install', { needs: ['0'], timeoutMs: 20 * 60_000 }, async () => {
     // The Debian base the build starts from (Docker Hub is out of reach), and the way to the mirror.
     await on().must(['sh', '-c', `podman import --quiet - ${BASE_IMAGE} < ${SRV}/base.tar`], { unit: true, timeoutMs: 180_000 });
-    await on().must(['systemd-run', '--unit=e2e-proxy', '--quiet', '--collect', '--', 'node', `${APP}/test/e2e/relay.mjs`, String(PROXY_PORT), `${SRV}/proxy.sock`]);
+    await relayProxy();
     const started = Date.now();
     const installed = await on().run([CLI, '--config', `${SRV}/poststack.ini`, 'install', '--password-file', `${SRV}/password`], {
       unit: true, timeoutMs: 15 * 60_000, env: { http_proxy: `http://host.containers.internal:${PROXY_PORT}` },
@@ -969,6 +989,7 @@ test('step 13 (update): pg-quadlet update rebuilds the image with current packag
     const running = async () => (await on().must(['podman', 'inspect', '--type=container', '--format={{.Image}}', NAME])).trim();
     const first = await imageId(IMAGE);
 
+    await relayProxy();
     const started = Date.now();
     const updated = await on().run([CLI, ...config, 'update'], { unit: true, timeoutMs: 15 * 60_000, env: { http_proxy: `http://host.containers.internal:${PROXY_PORT}` } });
     if (updated.exitCode !== 0) throw new Error(`update failed (exit ${updated.exitCode}):\n${updated.stdout}\n${updated.stderr.split('\n').slice(-40).join('\n')}`);
@@ -982,15 +1003,7 @@ test('step 13 (update): pg-quadlet update rebuilds the image with current packag
     await assertServing(NAME);
     assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_update'), '300');
 
-    // An image whose entrypoint fails at once: the service must end up on the image it ran.
-    await on().must(['sh', '-c', [
-      `mkdir -p ${SRV}/broken && cat > ${SRV}/broken/Containerfile <<'EOF'`,
-      `FROM ${IMAGE}`,
-      'USER root',
-      `RUN printf '#!/bin/sh\\necho "broken on purpose" >&2\\nexit 1\\n' > /usr/local/bin/entrypoint.sh`,
-      'USER postgres',
-      'EOF',
-    ].join('\n')]);
+    // An image whose entrypoint fails at once (SRV/broken): the service must end up on the image it ran.
     const broken = await on().run([CLI, ...config, 'update', '--from', `${SRV}/broken`], { unit: true, timeoutMs: 10 * 60_000 });
     assert.is(broken.exitCode, 1, `${broken.stdout}\n${broken.stderr}`);
     assert.match(broken.stdout, /Rolled back: the new image did not become healthy/);
@@ -1000,6 +1013,33 @@ test('step 13 (update): pg-quadlet update rebuilds the image with current packag
     await assertServing(NAME);
     assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_update'), '300', 'every row');
     await on().must(['podman', 'image', 'exists', `${IMAGE}-failed`]);
+  });
+});
+
+test('step 14 (crash loop): a server that fails at every start is restarted a few times, then systemd stops it and status says why', async () => {
+  const service = `${LOOP_NAME}.service`;
+  await step('14', 'crash loop', { needs: ['1'], units: [service], timeoutMs: 4 * 60_000 }, async () => {
+    const config = ['--config', `${SRV}/loop.ini`];
+    await on().must(['podman', 'build', '--quiet', `--tag=${BROKEN_IMAGE}`, `${SRV}/broken`], { unit: true, timeoutMs: 120_000 });
+    await cli([...config, 'install', '--password-file', `${SRV}/password`]);
+    const started = Date.now();
+    const start = await on().run(['systemctl', 'start', service], { timeoutMs: 120_000 });
+    assert.is.not(start.exitCode, 0, 'the start fails');
+    let last: Record<string, string> = {};
+    const ended = await waitFor('systemd to stop restarting it', 120_000, async () => {
+      last = await show(service, ['LoadState', 'ActiveState', 'Result', 'NRestarts']);
+      return last.ActiveState === 'failed' && last.Result === 'start-limit-hit' ? last : undefined;
+    }).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}: the unit is ${JSON.stringify(last)}; systemctl start said ${start.stderr}`);
+    });
+    measurements.crashLoopEndedMs = Date.now() - started;
+    measurements.crashLoopRestarts = Number(ended.NRestarts);
+    const status = await on().run([CLI, ...config, 'status', '--json'], { unit: true });
+    assert.is(status.exitCode, 1);
+    const problems = (JSON.parse(status.stdout) as { problems: string[] }).problems;
+    assert.ok(problems.some((problem) => problem.startsWith(`${service} failed at every start (`) && problem.includes('(start-limit-hit)')), problems.join('\n'));
+    assert.match(await on().journal([service], { lines: 400 }), /broken on purpose/);
+    await cli([...config, 'uninstall', '--purge', '--yes']);
   });
 });
 

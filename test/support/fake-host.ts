@@ -17,6 +17,8 @@ export class FakeHost implements Runner {
   readonly enabled = new Set<string>();
   readonly active = new Set<string>();
   readonly loaded = new Set<string>();
+  /** Units systemd gave up on, with the result it gives (`start-limit-hit` after a crash loop). */
+  readonly failed = new Map<string, string>();
   /** When each unit last became active, in seconds since the epoch. */
   readonly started = new Map<string, number>();
   /** Host files `cat` can read (e.g. a volume's identity record). */
@@ -111,7 +113,7 @@ export class FakeHost implements Runner {
         return ok('');
       case 'show': {
         const name = rest[0] ?? '';
-        const state = this.active.has(name) ? 'active' : 'inactive';
+        const state = this.active.has(name) ? 'active' : this.failed.has(name) ? 'failed' : 'inactive';
         return ok(
           [
             `LoadState=${this.loaded.has(name) || this.reloaded ? 'loaded' : 'not-found'}`,
@@ -121,7 +123,8 @@ export class FakeHost implements Runner {
             'NeedDaemonReload=no',
             'LastTriggerUSec=Fri 2026-11-27 02:00:03 UTC',
             'NextElapseUSecRealtime=Sat 2026-11-28 02:03:12 UTC',
-            'Result=success',
+            `Result=${this.failed.get(name) ?? 'success'}`,
+            `NRestarts=${this.failed.has(name) ? 4 : 0}`,
           ].join('\n'),
         );
       }
