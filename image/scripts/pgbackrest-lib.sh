@@ -117,9 +117,15 @@ pgq_pgbackrest_check_s3() {
 	[[ -z ${PGBACKREST_REPO2_STORAGE_CA_FILE:-} ]] || pgq_check_path PGBACKREST_REPO2_STORAGE_CA_FILE
 }
 
-# What the server runs for each finished WAL segment.
+# What the server runs for each finished WAL segment: archive-push.sh, beside this file, which
+# chooses pgBackRest's mode. Its path is absolute (the server runs it from PGDATA) and goes into a
+# quoted setting that a shell runs: letters, digits and . _ / + - only, as the configuration's.
 pgq_pgbackrest_archive_command() {
-	printf 'pgbackrest --config=%s --stanza=%s archive-push %%p\n' "$PGBACKREST_CONFIG" "$PGBACKREST_STANZA"
+	local dir=${BASH_SOURCE[0]%/*}
+	[[ $dir == /* ]] || dir=$PWD/$dir
+	[[ $dir =~ ^/[A-Za-z0-9._/+-]*$ ]] ||
+		pgq_die "the image's scripts are in $dir: archive_command needs a path of letters, digits and . _ / + - only"
+	printf '%s/archive-push.sh %s %s %%p\n' "$dir" "$PGBACKREST_CONFIG" "$PGBACKREST_STANZA"
 }
 
 # What a restored server runs to fetch WAL: named in the restored postgresql.auto.conf, so the
