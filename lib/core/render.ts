@@ -195,6 +195,13 @@ function runtimeView(
     stopTimeout: lowered.keys.StopTimeout,
     podmanArgs: lowered.podmanArgs.map((arg) => command([arg])),
     restartPreventExitStatus: options.restartPreventExitStatus,
+    // Half a second after a crash: a start takes 1 s or more under Podman, so a start that keeps
+    // failing at once still reaches the start limit below (5 starts within 10 s), and with 0.5 s
+    // instead of 1 s, so does one that fails only after up to 1.5 s. The limit is systemd's
+    // default, written out so that a host's other DefaultStartLimit* do not change it.
+    restartSec: '500ms',
+    startLimitIntervalSec: '10s',
+    startLimitBurst: 5,
     timeoutStartSec: config.startTimeoutSec,
     // Longer than the container's own stop timeout, so Podman, not systemd, ends the container.
     timeoutStopSec: config.stopTimeoutSec + 30,

@@ -35,6 +35,9 @@ export interface RuntimeView {
   readonly stopTimeout: Optional;
   readonly podmanArgs: readonly Value[];
   readonly restartPreventExitStatus: Optional;
+  readonly restartSec: Value;
+  readonly startLimitIntervalSec: Value;
+  readonly startLimitBurst: Value;
   readonly timeoutStartSec: Value;
   readonly timeoutStopSec: Value;
   readonly wantedBy: Value;
