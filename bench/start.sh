@@ -8,7 +8,9 @@
 # the units' start-up check. The entrypoint's own steps are timed by wrapping its functions.
 #
 # Usage (as root): bench/start.sh [ROUNDS]        default 5; prints each round, then medians
-#   KEEP=1  keep the last round's directory (its trace and logs) and print its path
+#   IMAGES='DIR...'  image/ directories to compare, rounds interleaved (default: image)
+#   TRACE=1          time the entrypoint's steps too (its wrapping costs about 0.1 s a start)
+#   KEEP=1           keep the last round's directory (its trace and logs) and print its path
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,8 +72,13 @@ since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f\n", b - a }'
 launch() {
 	printf -- '-- %s\n' "$1" >>"$dir/trace"
 	env_args
-	setsid setpriv --reuid=postgres --regid=postgres --init-groups -- "${env_args[@]}" \
-		bash --norc --noprofile -c "$WRAPPER" >>"$dir/server.log" 2>&1 &
+	if [[ -n ${TRACE:-} ]]; then
+		setsid setpriv --reuid=postgres --regid=postgres --init-groups -- "${env_args[@]}" \
+			bash --norc --noprofile -c "$WRAPPER" >>"$dir/server.log" 2>&1 &
+	else
+		setsid setpriv --reuid=postgres --regid=postgres --init-groups -- "${env_args[@]}" \
+			"$dir/image/scripts/entrypoint.sh" >>"$dir/server.log" 2>&1 &
+	fi
 	server_pid=$!
 }
 
@@ -96,10 +103,11 @@ wait_gone() {
 	wait "$1" || true
 }
 
+# round IMAGE_DIR: sets round_result to "first stop data crash" (seconds).
 round() {
 	local start t_first t_stop t_data t_crash took
 	dir=$(mktemp -d /var/tmp/pgq-bench-start.XXXXXX)
-	cp -r image "$dir/image"
+	cp -r "$1" "$dir/image"
 	mkdir -p "$dir/data" "$dir/backups" "$dir/run"
 	printf '%s' bench-password >"$dir/password"
 	chmod 0400 "$dir/password"
@@ -133,32 +141,37 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 main() {
 	((EUID == 0)) || die "run as root: the server runs as the OS user postgres"
 	[[ -x $PG_BIN/postgres && -x /usr/bin/pgbackrest ]] || die "needs PostgreSQL 15 and pgBackRest"
-	local results=() traces=() i r
+	local images i r image n=0
+	read -r -a images <<<"${IMAGES:-image}"
+	local -A results=()
 	say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	for ((i = 1; i <= ROUNDS; i++)); do
-		round
-		r=$round_result
-		results+=("$r")
-		traces+=("$dir/trace")
-		say "round $i: first start ${r%% *} s; stop, start with data, after kill -9: ${r#* } s"
-		if ((i < ROUNDS)) || [[ -z ${KEEP:-} ]]; then
-			cp "$dir/trace" "/tmp/pgq-bench-start-trace.$i"
-			rm -rf -- "$dir"
-		fi
+		for image in "${images[@]}"; do
+			round "$image"
+			r=$round_result
+			results[$image]+="$r"$'\n'
+			n=$((n + 1))
+			say "$image round $i (load $(cut -d' ' -f1 /proc/loadavg)): first start ${r%% *} s; stop, start with data, after kill -9: ${r#* } s"
+			[[ -z ${TRACE:-} ]] || cp "$dir/trace" "/tmp/pgq-bench-start-trace.${image//\//_}.$i"
+			if ((i < ROUNDS)) || [[ -z ${KEEP:-} ]]; then rm -rf -- "$dir"; fi
+		done
 	done
 	say "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	printf 'medians of %d rounds (s):\n' "$ROUNDS"
-	for i in 1 2 3 4; do
-		printf '  %-22s %s\n' "$(sed -n "${i}p" <<<$'first start\nclean stop\nstart with data\nstart after kill -9')" \
-			"$(printf '%s\n' "${results[@]}" | cut -d' ' -f"$i" | median)"
-	done
-	printf 'entrypoint steps, median per start kind (s):\n'
-	for i in $(seq 1 "$ROUNDS"); do cat "/tmp/pgq-bench-start-trace.$i" 2>/dev/null || cat "$dir/trace"; done |
-		awk '/^-- / { kind = $2; next } { key = kind " " $1; if (!(key in seen)) { seen[key] = 1; order[++n] = key } v[key] = v[key] " " $2 }
-			END { for (i = 1; i <= n; i++) print order[i] v[order[i]] }' |
-		while read -r kind step values; do
-			printf '  %-6s %-30s %s\n' "$kind" "$step" "$(tr ' ' '\n' <<<"$values" | median)"
+	for image in "${images[@]}"; do
+		printf '%s: medians of %d rounds (s):\n' "$image" "$ROUNDS"
+		for i in 1 2 3 4; do
+			printf '  %-22s %s\n' "$(sed -n "${i}p" <<<$'first start\nclean stop\nstart with data\nstart after kill -9')" \
+				"$(printf '%s' "${results[$image]}" | cut -d' ' -f"$i" | median)"
 		done
+		[[ -n ${TRACE:-} ]] || continue
+		printf '  entrypoint steps, median per start kind (s):\n'
+		cat "/tmp/pgq-bench-start-trace.${image//\//_}".* |
+			awk '/^-- / { kind = $2; next } { key = kind " " $1; if (!(key in seen)) { seen[key] = 1; order[++n] = key } v[key] = v[key] " " $2 }
+				END { for (i = 1; i <= n; i++) print order[i] v[order[i]] }' |
+			while read -r kind step values; do
+				printf '    %-6s %-30s %s\n' "$kind" "$step" "$(tr ' ' '\n' <<<"$values" | median)"
+			done
+	done
 	rm -f /tmp/pgq-bench-start-trace.*
 	[[ -z ${KEEP:-} ]] || say "kept $dir"
 }
