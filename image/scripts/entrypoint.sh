@@ -35,6 +35,8 @@ pgq_render() {
 	if [[ $text =~ @[A-Z_]+@ ]]; then
 		pgq_die "$template has the placeholder ${BASH_REMATCH[0]}, which nothing fills"
 	fi
+	# Unchanged since the last start, as it mostly is: left as it is (a write costs a process).
+	[[ -f $dest && $(<"$dest") == "$text" ]] && return 0
 	pgq_write_private "$dest" "$text"
 }
 
@@ -66,21 +68,63 @@ pgq_init_database_dir() {
 		find "$PGDATA" -mindepth 1 -delete
 	fi
 	pgq_log "initializing a new cluster in $PGDATA"
-	initdb --pgdata="$PGDATA" --username=postgres --encoding=UTF8 --locale=C.UTF-8 \
-		--data-checksums --auth-local=peer --auth-host=scram-sha-256 >&2
+	pgq_initdb
+	# On disk before anything else the first start does: until it is removed, whatever a crash
+	# left of the cluster is discarded at the next start, so nothing else needs to be durable yet.
 	: >"$PGDATA/$pgq_incomplete_marker"
+	sync -- "$PGDATA/$pgq_incomplete_marker" "$PGDATA"
 }
 
-# pgq_temp_server_start [SERVER_OPTIONS]: socket only: nothing outside the container, the health
-# check included, sees the server before the first-start setup is complete.
+# Without initdb's own sync, which fsync()s every file it wrote, one at a time (PostgreSQL 15's
+# initdb has no --sync-method=syncfs): pgq_mark_initialized makes them durable with one syncfs()
+# before the cluster is marked complete.
+pgq_initdb() {
+	initdb --pgdata="$PGDATA" --username=postgres --encoding=UTF8 --locale=C.UTF-8 \
+		--data-checksums --auth-local=peer --auth-host=scram-sha-256 --no-sync >&2
+}
+
+# One syncfs() of the file system that holds PGDATA: everything written there is on disk when it
+# returns (Linux 5.8 and newer report a failed write-back here), as initdb's sync or a checkpoint's
+# fsync() of each file would make it, in one call. It also writes out what other programs left
+# dirty on that file system, which PostgreSQL's recovery_init_sync_method=syncfs accepts as well.
+pgq_sync_volume() {
+	sync --file-system -- "$PGDATA"
+}
+
 pgq_temp_server_start() {
-	pg_ctl --pgdata="$PGDATA" --wait --timeout=60 --options="-c listen_addresses='' ${1:-}" start >&2
+	pgq_temp_server_launch
+	pgq_temp_server_wait
+}
+
+# pgq_temp_server_launch [SERVER_OPTION...]: socket only: nothing outside the container, the
+# health check included, sees the server before the setup is complete. A child of this shell, so
+# that its stop is waited for, not polled (pg_ctl's --wait looks every 100 ms, at start and stop).
+pgq_temp_server_launch() {
+	postgres -D "$PGDATA" -c listen_addresses='' "$@" >&2 </dev/null &
+	pgq_temp_server_pid=$!
 	trap pgq_temp_server_stop EXIT
 }
 
+# Until the server takes connections on its socket (a restored cluster: read-only ones, as with
+# pg_ctl --wait); fails when it exits first, or after 60 s.
+pgq_temp_server_wait() {
+	local deadline=$((SECONDS + 60))
+	until pg_isready --quiet --host="$POSTGRES_SOCKET_DIR" --port="$POSTGRES_PORT"; do
+		kill -0 "$pgq_temp_server_pid" 2>/dev/null ||
+			pgq_die "the server on $PGDATA exited before it took connections (its log is above)"
+		((SECONDS < deadline)) || pgq_die "the server on $PGDATA did not take connections within 60 s"
+		sleep 0.02
+	done
+}
+
+# Fast shutdown (clients are disconnected, then a checkpoint), waited for to its end: the server
+# exits 0 only after a clean shutdown.
 pgq_temp_server_stop() {
+	local status=0
 	trap - EXIT
-	pg_ctl --pgdata="$PGDATA" --mode=fast --wait --timeout=60 stop >&2
+	kill -INT "$pgq_temp_server_pid" 2>/dev/null || true
+	wait "$pgq_temp_server_pid" || status=$?
+	((status == 0)) || pgq_die "the server on $PGDATA did not stop cleanly (exit status $status, its log is above)"
 }
 
 pgq_create_user_and_database() {
@@ -221,8 +265,9 @@ pgq_confirm_identity() {
 	pgq_record_identity
 }
 
-# A restored cluster (recovery.signal) replays WAL from the archive and promotes itself; pg_ctl
-# --wait returns before that, when it takes read-only logins. Nothing can be set up until then.
+# A restored cluster (recovery.signal) replays WAL from the archive and promotes itself;
+# pgq_temp_server_wait returns before that, when it takes read-only logins. Nothing can be set up
+# until then.
 pgq_wait_recovered() {
 	[[ -e $PGDATA/recovery.signal ]] || return 0
 	pgq_log "$PGDATA is being recovered (recovery.signal: a restore): waiting until it has replayed the archived WAL and is promoted"
@@ -268,6 +313,8 @@ pgq_prepare_existing() {
 pgq_mark_initialized() {
 	pgq_record_identity
 	pgq_record_setup_done
+	# What initdb and the setup server wrote without syncing, on disk before the marker goes.
+	pgq_sync_volume
 	rm -f -- "$PGDATA/$pgq_incomplete_marker"
 	sync -- "$PGDATA"
 }
@@ -277,10 +324,15 @@ pgq_initialize() {
 	pgq_render_config
 	# Without archiving: a new cluster has no backup that its WAL could be needed for, and the
 	# stop of an archiving server ends its segment and archives it, which takes a moment. The
-	# segment it was writing is archived by the server that follows, once full.
-	pgq_temp_server_start "-c archive_mode=off"
-	# Before the server archives anything: until the stanza exists, archiving fails and WAL piles up.
-	pgq_pgbackrest_stanza_create
+	# segment it was writing is archived by the server that follows, once full. Without fsync, as
+	# initdb runs its own setup: a crash before pgq_mark_initialized's syncfs() discards the
+	# cluster anyway (the marker), and a clean stop has written every page out to the kernel.
+	pgq_temp_server_launch -c archive_mode=off -c fsync=off
+	# Before the server archives anything (until the stanza exists, archiving fails and WAL piles
+	# up), and from pg_control while the server starts: pgBackRest's client takes 100 ms a query,
+	# 0.6 s online. What it reads (system identifier, versions) never changes.
+	pgq_pgbackrest_stanza_create --no-online
+	pgq_temp_server_wait
 	pgq_create_user_and_database
 	pgq_run_setup_steps 0
 	pgq_process_init_files

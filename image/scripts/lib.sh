@@ -155,6 +155,7 @@ pgq_password_from_stdin() {
 
 # /run is an empty tmpfs in a read-only container: the socket directory may have to be made anew.
 pgq_prepare_socket_dir() {
+	[[ -d $POSTGRES_SOCKET_DIR ]] && return 0
 	mkdir -p -- "$POSTGRES_SOCKET_DIR" ||
 		pgq_die "cannot create the socket directory $POSTGRES_SOCKET_DIR as $(id -un): point POSTGRES_SOCKET_DIR at a writable directory"
 }
@@ -213,7 +214,8 @@ pgq_wait_accepting() {
 	shift
 	until pg_isready --quiet --timeout=1 "$@"; do
 		((SECONDS < deadline)) || return 1
-		sleep 0.1
+		# A server is ready about 0.1 s after its start: a coarser step would be most of that again.
+		sleep 0.02
 	done
 }
 

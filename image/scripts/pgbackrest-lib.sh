@@ -117,9 +117,15 @@ pgq_pgbackrest_check_s3() {
 	[[ -z ${PGBACKREST_REPO2_STORAGE_CA_FILE:-} ]] || pgq_check_path PGBACKREST_REPO2_STORAGE_CA_FILE
 }
 
-# What the server runs for each finished WAL segment.
+# What the server runs for each finished WAL segment: archive-push.sh, beside this file, which
+# chooses pgBackRest's mode. Its path is absolute (the server runs it from PGDATA) and goes into a
+# quoted setting that a shell runs: letters, digits and . _ / + - only, as the configuration's.
 pgq_pgbackrest_archive_command() {
-	printf 'pgbackrest --config=%s --stanza=%s archive-push %%p\n' "$PGBACKREST_CONFIG" "$PGBACKREST_STANZA"
+	local dir=${BASH_SOURCE[0]%/*}
+	[[ $dir == /* ]] || dir=$PWD/$dir
+	[[ $dir =~ ^/[A-Za-z0-9._/+-]*$ ]] ||
+		pgq_die "the image's scripts are in $dir: archive_command needs a path of letters, digits and . _ / + - only"
+	printf '%s/archive-push.sh %s %s %%p\n' "$dir" "$PGBACKREST_CONFIG" "$PGBACKREST_STANZA"
 }
 
 # What a restored server runs to fetch WAL: named in the restored postgresql.auto.conf, so the
@@ -197,7 +203,9 @@ pgq_pgbackrest_repo_text() {
 # a second of every restore's start. PGBACKREST_ARCHIVE_ASYNC=y in the environment turns it back on.
 # Warnings and errors go to stderr, so a failing archive_command shows in the server's log.
 pgq_pgbackrest_config_text() {
-	cat <<-EOF
+	local text
+	# read, not cat: a builtin, no process.
+	IFS= read -r -d '' text <<-EOF || true
 		# Written by pg-quadlet's scripts from the environment at every start: edits are lost.
 		# See docs/pgbackrest.md.
 		[global]
@@ -226,6 +234,7 @@ pgq_pgbackrest_config_text() {
 		pg1-port=$POSTGRES_PORT
 		pg1-user=postgres
 	EOF
+	printf '%s' "$text"
 }
 
 # Writes the configuration into the private directory (made with the lock directory if missing).
@@ -239,8 +248,9 @@ pgq_pgbackrest_write_config() {
 	if [[ -r $PGBACKREST_CONFIG && $(<"$PGBACKREST_CONFIG") == "$text" ]]; then
 		return 0
 	fi
-	tmp=$(mktemp -- "$PGBACKREST_CONFIG.XXXXXX")
-	printf '%s\n' "$text" >"$tmp"
+	# A name of this process's own in the private directory (pgbackrest.sh may write it meanwhile).
+	tmp="$PGBACKREST_CONFIG.$$"
+	(umask 077 && printf '%s\n' "$text" >"$tmp")
 	mv -f -- "$tmp" "$PGBACKREST_CONFIG"
 }
 
@@ -249,7 +259,9 @@ pgq_pgbackrest_write_config() {
 # a missing mount is an error instead of backups written into the container.
 pgq_pgbackrest_prepare_volumes() {
 	local repo=$PGBACKREST_REPO1_PATH
-	if ! install -d -m 0700 -- "$PGBACKREST_SPOOL_PATH" 2>/dev/null || [[ ! -w $PGBACKREST_SPOOL_PATH ]]; then
+	# Made by the first start: later ones find it, without a process to make it.
+	[[ -d $PGBACKREST_SPOOL_PATH ]] || install -d -m 0700 -- "$PGBACKREST_SPOOL_PATH" 2>/dev/null || true
+	if [[ ! -d $PGBACKREST_SPOOL_PATH || ! -w $PGBACKREST_SPOOL_PATH ]]; then
 		pgq_die --status "$PGQ_EXIT_CONFIG" "cannot create or write PGBACKREST_SPOOL_PATH=$PGBACKREST_SPOOL_PATH as $(id -un): it holds the WAL waiting to be archived, and must be on a writable volume"
 	fi
 	if [[ ! -d $repo ]]; then
@@ -347,8 +359,9 @@ pgq_system_id() {
 # is a stanza made for the cluster of a first start that failed and was discarded
 # (pgq_pgbackrest_discarded_system_id): no one ever used it, so the stanza moves to this one
 # (stanza-upgrade, which keeps what the repository holds).
-# Options go to pgBackRest (entrypoint.sh passes --no-online for a cluster still in recovery).
-# shellcheck disable=SC2120
+# Options go to pgBackRest, for the upgrade too (entrypoint.sh passes --no-online for a new
+# cluster and for one still in recovery: pgBackRest then reads pg_control instead of the server).
+# shellcheck disable=SC2120 # pgbackrest.sh, which also sources this file, passes none
 pgq_pgbackrest_stanza_create() {
 	local output status theirs ours
 	pgq_pgbackrest_stanza_command stanza-create "$@"
@@ -356,7 +369,7 @@ pgq_pgbackrest_stanza_create() {
 		theirs=$(pgq_pgbackrest_repo_system_id)
 		if [[ -n $theirs && $theirs == "${pgq_pgbackrest_discarded_system_id:-}" ]]; then
 			pgq_log "the repository's stanza '$PGBACKREST_STANZA' was made for the cluster of a first start that did not finish (system identifier $theirs), now discarded: moving the stanza to this cluster"
-			pgq_pgbackrest_stanza_command stanza-upgrade
+			pgq_pgbackrest_stanza_command stanza-upgrade "$@"
 		fi
 	fi
 	if ((status == 0)); then

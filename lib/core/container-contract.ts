@@ -42,6 +42,8 @@ export const SCRIPT = {
   password: `${SCRIPTS}/password.sh`,
   pool: `${SCRIPTS}/pool.sh`,
   poolHealthCheck: `${SCRIPTS}/pool-health-check.sh`,
+  /** The server's archive_command (pgbackrest-lib.sh names it beside itself). */
+  archivePush: `${SCRIPTS}/archive-push.sh`,
 } as const;
 
 /** Exit status of the entrypoint for a config that can never work (e.g. a database the cluster

@@ -210,6 +210,13 @@ function runtimeView(
     stopTimeout: lowered.keys.StopTimeout,
     podmanArgs: lowered.podmanArgs.map((arg) => command([arg])),
     restartPreventExitStatus: options.restartPreventExitStatus,
+    // Half a second after a crash. A start that fails at once comes round again in about 2 s
+    // (Podman's own work), and systemd's default limit (5 starts in 10 s) let such a loop run on
+    // for ever (seen: 48 restarts); 10 starts in 2 minutes end it even when each start fails only
+    // after 10 s, and no operator restarts that often (systemctl reset-failed clears it).
+    restartSec: '500ms',
+    startLimitIntervalSec: '120s',
+    startLimitBurst: 10,
     timeoutStartSec: config.startTimeoutSec,
     // Longer than the container's own stop timeout, so Podman, not systemd, ends the container.
     timeoutStopSec: config.stopTimeoutSec + 30,

@@ -35,6 +35,9 @@ export interface RuntimeView {
   readonly stopTimeout: Optional;
   readonly podmanArgs: readonly Value[];
   readonly restartPreventExitStatus: Optional;
+  readonly restartSec: Value;
+  readonly startLimitIntervalSec: Value;
+  readonly startLimitBurst: Value;
   readonly timeoutStartSec: Value;
   readonly timeoutStopSec: Value;
   readonly wantedBy: Value;
@@ -61,7 +64,7 @@ export interface TemplateViews {
 }
 
 export type TemplateName = keyof TemplateViews;
-const PARTIALS = ['header', 'container-runtime', 'start-limit'] as const;
+const PARTIALS = ['header', 'container-runtime'] as const;
 type Token = [type: string, value: string, start: number, end: number, children?: Token[]];
 
 // The package resolves its own export "./units/*" (package.json), wherever this module runs from:

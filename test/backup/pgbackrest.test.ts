@@ -44,7 +44,7 @@ test('the first start creates the stanza before the database and archives WAL fr
       'postgres',
     );
     assert.is(settings, [
-      `archive_command=pgbackrest --config=${config} --stanza=main archive-push %p`,
+      `archive_command=${box.paths.scripts}/archive-push.sh ${config} main %p`,
       'archive_mode=on',
       'archive_timeout=60',
     ].join('\n'));

@@ -21,6 +21,37 @@ test('the default config renders exactly the reviewed files', () => {
   for (const unit of units) assert.fixture(unit.content, readFileSync(new URL(unit.fileName, fixtures), 'utf8'), unit.fileName);
 });
 
+/** The lines of one [section] of a unit file. */
+function section(content: string, name: string): string[] {
+  const start = content.split('\n').indexOf(`[${name}]`);
+  assert.ok(start >= 0, `no [${name}]`);
+  const rest = content.split('\n').slice(start + 1);
+  const end = rest.findIndex((line) => line.startsWith('['));
+  return rest.slice(0, end < 0 ? undefined : end);
+}
+
+const seconds = (value: string) => (value.endsWith('ms') ? Number(value.slice(0, -2)) / 1000 : Number(value.replace(/s$/, '')));
+
+test('both containers restart half a second after a crash, and a start that keeps failing, even after 10 s, stops at the start limit', () => {
+  const units = renderUnits({ pool: { enabled: true } });
+  for (const name of ['.container', '-pool.container']) {
+    const unit = units.find((candidate) => candidate.fileName.endsWith(name) && (name !== '.container' || !candidate.fileName.includes('pool')));
+    assert.ok(unit, name);
+    const service = section(unit.content, 'Service');
+    const head = section(unit.content, 'Unit');
+    assert.equal(lines(service.join('\n'), 'Restart'), ['on-failure'], name);
+    assert.equal(lines(service.join('\n'), 'RestartSec'), ['500ms'], name);
+    // systemd reads the start limit in [Unit] only.
+    assert.equal(lines(head.join('\n'), 'StartLimitIntervalSec'), ['120s'], name);
+    assert.equal(lines(head.join('\n'), 'StartLimitBurst'), ['10'], name);
+    assert.equal(lines(service.join('\n'), 'StartLimitIntervalSec'), [], name);
+    // A start that fails after 10 s: the restarts after it still come within the interval, so
+    // systemd stops them (start-limit-hit).
+    const burst = Number(lines(unit.content, 'StartLimitBurst')[0]);
+    assert.ok(burst * (10 + seconds(lines(unit.content, 'RestartSec')[0]!)) <= seconds(lines(unit.content, 'StartLimitIntervalSec')[0]!), name);
+  }
+});
+
 test('each file says where it goes and which systemd unit it becomes', () => {
   assert.equal(
     renderUnits().map(({ fileName, target, unitName }) => [fileName, target, unitName]),

@@ -209,8 +209,89 @@ test("compression levels within each type's range", () => {
 
 test('the commands the server runs: archive_command and restore_command name the configuration and the stanza', () => {
   const env = { POSTGRES_SOCKET_DIR: '/run/pg', PGBACKREST_STANZA: 'db1' };
-  assert.is(ok(lib('pgq_pgbackrest_archive_command', env)), 'pgbackrest --config=/run/pg/pgbackrest/pgbackrest.conf --stanza=db1 archive-push %p\n');
+  assert.is(ok(lib('pgq_pgbackrest_archive_command', env)), `${SCRIPTS}/archive-push.sh /run/pg/pgbackrest/pgbackrest.conf db1 %p\n`, 'archive-push.sh beside the library, by its absolute path');
   assert.is(ok(lib('pgq_pgbackrest_restore_command', env)), 'pgbackrest --config=/run/pg/pgbackrest/pgbackrest.conf --stanza=db1 archive-get %f "%p"\n');
+});
+
+test('archive_command refuses a scripts directory it could not name unquoted', () => {
+  withTempDir((dir) => {
+    const odd = path.join(dir, "it's here");
+    fs.cpSync(SCRIPTS, odd, { recursive: true });
+    const result = spawnSync('bash', ['--norc', '--noprofile', '-c', 'source "$1"; pgq_setup_env; pgq_pgbackrest_setup_env; pgq_pgbackrest_archive_command', '_', path.join(odd, 'pgbackrest-lib.sh')], {
+      encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    assert.is(result.status, 1);
+    assert.is(result.stdout, '');
+    assert.match(result.stderr, /the image's scripts are in .*it's here: archive_command needs a path of letters, digits and \. _ \/ \+ - only/);
+  });
+});
+
+/** archive-push.sh's functions, run in DIR (the server runs archive_command from PGDATA). */
+const push = (dir: string, code: string, env: Record<string, string> = {}) => {
+  const result = spawnSync('bash', ['--norc', '--noprofile', '-c', `cd "$1" && source "$2" && ${code}`, '_', dir, path.join(SCRIPTS, 'archive-push.sh')], {
+    encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+  });
+  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
+};
+
+/** A postmaster.pid as PostgreSQL 15 writes it, its 8th line the status (padded with spaces). */
+const pidFile = (status: string) => `4242\n/data/pgdata\n1795966102\n5432\n/run/postgresql\n*\n  1234  5678\n${status.padEnd(10)}\n`;
+
+test("archive-push.sh: a stopping server's last segment is pushed synchronously, any other as configured", () => {
+  withTempDir((dir) => {
+    const status = path.join(dir, 'pg_wal/archive_status');
+    fs.mkdirSync(status, { recursive: true });
+    const ready = (...names: string[]) => {
+      for (const f of fs.readdirSync(status)) fs.rmSync(path.join(status, f));
+      for (const name of names) fs.writeFileSync(path.join(status, name), '');
+    };
+    const code = (fn: string) => push(dir, fn).status;
+
+    assert.is(code('pgq_archive_push_stopping postmaster.pid'), 1, 'no postmaster.pid: not stopping');
+    for (const [text, stopping] of [['ready', 1], ['starting', 1], ['standby', 1], ['stopping', 0]] as const) {
+      fs.writeFileSync(path.join(dir, 'postmaster.pid'), pidFile(text));
+      assert.is(code('pgq_archive_push_stopping postmaster.pid'), stopping, text);
+    }
+    fs.writeFileSync(path.join(dir, 'postmaster.pid'), '4242\n/data/pgdata\n');
+    assert.is(code('pgq_archive_push_stopping postmaster.pid'), 1, 'a file without the status line');
+
+    ready();
+    assert.is(code('pgq_archive_push_alone pg_wal/archive_status'), 0, 'nothing ready');
+    ready('000000010000000000000003.ready', '000000010000000000000002.done');
+    assert.is(code('pgq_archive_push_alone pg_wal/archive_status'), 0, 'one segment ready (.done files are archived ones)');
+    ready('000000010000000000000003.ready', '000000010000000000000004.ready');
+    assert.is(code('pgq_archive_push_alone pg_wal/archive_status'), 1, 'a backlog');
+
+    const mode = () => push(dir, 'pgq_archive_push_mode').stdout;
+    fs.writeFileSync(path.join(dir, 'postmaster.pid'), pidFile('stopping'));
+    assert.is(mode(), '', 'stopping with a backlog: asynchronous, several at a time');
+    ready('000000010000000000000003.ready');
+    assert.is(mode(), '--no-archive-async\n', 'stopping, the last segment alone: now');
+    fs.writeFileSync(path.join(dir, 'postmaster.pid'), pidFile('ready'));
+    assert.is(mode(), '', 'running: as configured');
+  });
+});
+
+test('archive-push.sh runs pgBackRest with the configuration, the stanza, the mode and the segment; three arguments or none', () => {
+  withTempDir((dir) => {
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'pgbackrest'), '#!/bin/sh\nprintf "%s\\n" "$@"; exit 3\n', { mode: 0o755 });
+    fs.mkdirSync(path.join(dir, 'pg_wal/archive_status'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'pg_wal/archive_status/000000010000000000000003.ready'), '');
+    const env = { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+    const main = (...args: string[]) => push(dir, `pgq_archive_push_main ${args.map((a) => `'${a}'`).join(' ')}`, env);
+
+    const running = main('/run/pg/pgbackrest.conf', 'db1', 'pg_wal/000000010000000000000003');
+    assert.is(running.status, 3, "pgBackRest's exit status is the command's");
+    assert.is(running.stdout, '--config=/run/pg/pgbackrest.conf\n--stanza=db1\narchive-push\npg_wal/000000010000000000000003\n');
+    fs.writeFileSync(path.join(dir, 'postmaster.pid'), pidFile('stopping'));
+    assert.is(main('/c', 's', 'pg_wal/000000010000000000000003').stdout, '--config=/c\n--stanza=s\n--no-archive-async\narchive-push\npg_wal/000000010000000000000003\n');
+
+    const wrong = main('/c', 's');
+    assert.is(wrong.status, 2);
+    assert.is(wrong.stderr, 'usage: archive-push.sh CONFIG STANZA SEGMENT_PATH\n');
+  });
 });
 
 test('the configuration is written private and whole, again only when it changes; the volumes must be there', () => {
