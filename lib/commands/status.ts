@@ -59,12 +59,13 @@ export interface StatusOptions {
   readonly poolConnection?: ClientConfig;
 }
 
-/** Why the service is not running, in words: a crash loop that systemd ended says so. */
+/** Why the service is not running, in words. systemd keeps a unit's first failure as its Result,
+ * so a crash loop its start limit ended reads as `failed` after as many restarts as the limit. */
 async function stoppedService(systemctl: Systemctl, service: UnitState, user: string): Promise<string> {
-  const { Result: result, NRestarts: restarts } = await systemctl.show(service.unit, ['Result', 'NRestarts']);
-  if (result !== 'start-limit-hit') return `${service.unit} is ${service.active} (${service.sub})`;
+  const { NRestarts: restarts = '0', StartLimitBurst: burst = '' } = await systemctl.show(service.unit, ['NRestarts', 'StartLimitBurst']);
+  if (service.active !== 'failed' || burst === '' || Number(restarts) < Number(burst)) return `${service.unit} is ${service.active} (${service.sub})`;
   return (
-    `${service.unit} failed at every start (${restarts ?? '?'} restarts) and systemd stopped restarting it (start-limit-hit): ` +
+    `${service.unit} failed at every start and systemd stopped restarting it after ${restarts} restarts (its start limit): ` +
     `see journalctl${user} -u ${service.unit} for why; once mended, systemctl${user} reset-failed ${service.unit} && systemctl${user} start ${service.unit}`
   );
 }

@@ -38,6 +38,7 @@ const POOL_NAME = 'poststack-pooled';
 const APPLY_NAME = 'poststack-apply';
 const S3_NAME = 'poststack-offsite';
 const LOOP_NAME = 'poststack-loop';
+const BROKEN_IMAGE = 'localhost/pg-quadlet-e2e-broken:15';
 // The S3-compatible store (s3rver) runs in the machine; containers reach it through the name
 // Podman gives the host, with a certificate for that name from a CA made here.
 const S3_HOST = 'host.containers.internal';
@@ -379,11 +380,20 @@ function writeConfigs(srv: string): void {
       '[backup]', 'encrypt = true', 'archiveTimeoutSec = 5',
       '[backup.s3]', `endpoint = ${S3_HOST}`, `port = ${S3_PORT}`, `bucket = ${S3_BUCKET}`, 'region = us-east-1', 'uriStyle = path', `caFile = ${SRV}/s3/ca.pem`, '',
     ].join('\n'),
-    // A service on the image step 13 broke on purpose: it fails at every start.
-    'loop.ini': [`name = ${LOOP_NAME}`, 'port = 5439', 'sharedBuffers = 64MB', `image = ${IMAGE}-failed`, '[backup]', 'enabled = false', ''].join('\n'),
+    // A service on an image broken on purpose: it fails at every start.
+    'loop.ini': [`name = ${LOOP_NAME}`, 'port = 5439', 'sharedBuffers = 64MB', `image = ${BROKEN_IMAGE}`, '[backup]', 'enabled = false', ''].join('\n'),
     'pool.ini': [`name = ${POOL_NAME}`, 'port = 5436', 'sharedBuffers = 64MB', '[pool]', 'enabled = true', 'port = 6436', '[backup]', 'enabled = false', ''].join('\n'),
   };
   for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(srv, file), text, { mode: 0o644 });
+  // Our image with an entrypoint that fails at once: an update that must be rolled back, and a crash loop.
+  fs.mkdirSync(path.join(srv, 'broken'));
+  fs.writeFileSync(path.join(srv, 'broken/Containerfile'), [
+    `FROM ${IMAGE}`,
+    'USER root',
+    `RUN printf '#!/bin/sh\\necho "broken on purpose" >&2\\nexit 1\\n' > /usr/local/bin/entrypoint.sh`,
+    'USER postgres',
+    '',
+  ].join('\n'), { mode: 0o644 });
   fs.writeFileSync(path.join(srv, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
   fs.writeFileSync(path.join(srv, 'user-password'), `${USER_PASSWORD}\n`, { mode: 0o600 });
   fs.writeFileSync(path.join(srv, 'new-password'), `${NEW_PASSWORD}\n`, { mode: 0o600 });
@@ -642,7 +652,7 @@ function ackedPerClient(round: number): Map<number, number> {
   return counts;
 }
 
-test('step 6 (crash): kill -9 of the server during pgbench writes, three times: systemd restarts it and every committed transaction is there', async () => {
+test.only('step 6 (crash): kill -9 of the server during pgbench writes, three times: systemd restarts it and every committed transaction is there', async () => {
   await step('6', 'kill -9 during writes', { needs: ['1'], timeoutMs: 5 * 60_000 }, async () => {
     const databaseUrl = await url('poststack.ini');
     await psql(databaseUrl, 'CREATE TABLE e2e_ledger (id bigserial PRIMARY KEY, round int NOT NULL, client int NOT NULL, at timestamptz NOT NULL DEFAULT now())');
@@ -773,7 +783,7 @@ test('step 8 (rootless): the same with --user, for a user with linger', async ()
   });
 });
 
-test('step 9 (timings): systemctl start to ready, first start (with init) and start with data, repeated', async () => {
+test.only('step 9 (timings): systemctl start to ready, first start (with init) and start with data, repeated', async () => {
   await step('9', 'timings', { needs: ['1'], units: [`${TIMING_NAME}.service`], timeoutMs: 5 * 60_000 }, async () => {
     const rounds = Number(process.env.PG_QUADLET_E2E_TIMING_ROUNDS ?? 3);
     const first: number[] = [];
@@ -970,7 +980,7 @@ test('step 12 (off-host copy): backups and WAL reach an S3 store over TLS, encry
   });
 });
 
-test.only('step 13 (update): pg-quadlet update rebuilds the image with current packages and restarts onto it; an image broken on purpose is rolled back, with every row', async () => {
+test('step 13 (update): pg-quadlet update rebuilds the image with current packages and restarts onto it; an image broken on purpose is rolled back, with every row', async () => {
   await step('13', 'update', { needs: ['1'], timeoutMs: 20 * 60_000 }, async () => {
     const config = ['--config', `${SRV}/poststack.ini`];
     const databaseUrl = await url('poststack.ini');
@@ -993,15 +1003,7 @@ test.only('step 13 (update): pg-quadlet update rebuilds the image with current p
     await assertServing(NAME);
     assert.is(await psql(databaseUrl, 'SELECT count(*) FROM e2e_update'), '300');
 
-    // An image whose entrypoint fails at once: the service must end up on the image it ran.
-    await on().must(['sh', '-c', [
-      `mkdir -p ${SRV}/broken && cat > ${SRV}/broken/Containerfile <<'EOF'`,
-      `FROM ${IMAGE}`,
-      'USER root',
-      `RUN printf '#!/bin/sh\\necho "broken on purpose" >&2\\nexit 1\\n' > /usr/local/bin/entrypoint.sh`,
-      'USER postgres',
-      'EOF',
-    ].join('\n')]);
+    // An image whose entrypoint fails at once (SRV/broken): the service must end up on the image it ran.
     const broken = await on().run([CLI, ...config, 'update', '--from', `${SRV}/broken`], { unit: true, timeoutMs: 10 * 60_000 });
     assert.is(broken.exitCode, 1, `${broken.stdout}\n${broken.stderr}`);
     assert.match(broken.stdout, /Rolled back: the new image did not become healthy/);
@@ -1016,15 +1018,19 @@ test.only('step 13 (update): pg-quadlet update rebuilds the image with current p
 
 test.only('step 14 (crash loop): a server that fails at every start is restarted a few times, then systemd stops it and status says why', async () => {
   const service = `${LOOP_NAME}.service`;
-  await step('14', 'crash loop', { needs: ['13'], units: [service], timeoutMs: 4 * 60_000 }, async () => {
+  await step('14', 'crash loop', { needs: ['1'], units: [service], timeoutMs: 4 * 60_000 }, async () => {
     const config = ['--config', `${SRV}/loop.ini`];
+    await on().must(['podman', 'build', '--quiet', `--tag=${BROKEN_IMAGE}`, `${SRV}/broken`], { unit: true, timeoutMs: 120_000 });
     await cli([...config, 'install', '--password-file', `${SRV}/password`]);
     const started = Date.now();
     const start = await on().run(['systemctl', 'start', service], { timeoutMs: 120_000 });
     assert.is.not(start.exitCode, 0, 'the start fails');
+    let last: Record<string, string> = {};
     const ended = await waitFor('systemd to stop restarting it', 120_000, async () => {
-      const unit = await show(service, ['ActiveState', 'Result', 'NRestarts']);
-      return unit.ActiveState === 'failed' && unit.Result === 'start-limit-hit' ? unit : undefined;
+      last = await show(service, ['LoadState', 'ActiveState', 'Result', 'NRestarts']);
+      return last.ActiveState === 'failed' && last.Result === 'start-limit-hit' ? last : undefined;
+    }).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}: the unit is ${JSON.stringify(last)}; systemctl start said ${start.stderr}`);
     });
     measurements.crashLoopEndedMs = Date.now() - started;
     measurements.crashLoopRestarts = Number(ended.NRestarts);

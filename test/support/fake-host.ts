@@ -17,8 +17,8 @@ export class FakeHost implements Runner {
   readonly enabled = new Set<string>();
   readonly active = new Set<string>();
   readonly loaded = new Set<string>();
-  /** Units systemd gave up on, with the result it gives (`start-limit-hit` after a crash loop). */
-  readonly failed = new Map<string, string>();
+  /** Units left failed, with the restarts before (10, the units' start limit, ends a crash loop). */
+  readonly failed = new Map<string, number>();
   /** When each unit last became active, in seconds since the epoch. */
   readonly started = new Map<string, number>();
   /** Host files `cat` can read (e.g. a volume's identity record). */
@@ -123,8 +123,9 @@ export class FakeHost implements Runner {
             'NeedDaemonReload=no',
             'LastTriggerUSec=Fri 2026-11-27 02:00:03 UTC',
             'NextElapseUSecRealtime=Sat 2026-11-28 02:03:12 UTC',
-            `Result=${this.failed.get(name) ?? 'success'}`,
-            `NRestarts=${this.failed.has(name) ? 4 : 0}`,
+            `Result=${this.failed.has(name) ? 'exit-code' : 'success'}`,
+            `NRestarts=${this.failed.get(name) ?? 0}`,
+            'StartLimitBurst=10',
           ].join('\n'),
         );
       }
