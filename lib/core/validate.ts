@@ -282,7 +282,8 @@ export const ConfigSchema = v.pipe(
         path: [pathItem(dataset.value, 'settings'), pathItem(own, setting)],
       });
     }
-    const fit = memoryFit(dataset.value);
+    // An invalid memory has its own issue; there is nothing to fit into.
+    const fit = memory !== undefined && v.is(containerMemory, memory) ? memoryFit(dataset.value) : undefined;
     if (fit && !fit.fits && unreadable.length === 0) {
       addIssue({ message: doesNotFit(dataset.value, fit), path: [pathItem(dataset.value, 'memory')] });
     }
