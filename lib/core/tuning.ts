@@ -88,6 +88,8 @@ interface Rule {
   /** What the rule is derived from; `either`: it comes with a sized container, whatever sized it. */
   readonly needs: 'memory' | 'cpus' | 'either';
   readonly rule: string;
+  /** Called only when what the rule needs is set: a memory rule may read `memory`, a CPU rule
+   * `cpus`, an `either` rule neither. */
   readonly derive: (facts: Required<Pick<Facts, 'memory'>> & Facts & { readonly cpus: number }) => string;
 }
 
