@@ -2,6 +2,7 @@
  * status, backup, ...) are exported apart, as `pg-quadlet/commands`. */
 export { renderUnits, unitNames, type RenderedUnit, type UnitNames } from './core/render.js';
 export { resolveConfig } from './core/validate.js';
+export { tune, type Tuning, type TunedValue } from './core/tuning.js';
 export {
   DEFAULTS,
   DEFAULT_CERTIFICATES_DIR,

@@ -127,8 +127,16 @@ export interface PostgresServiceConfig {
   /** Host port published for PostgreSQL (the container listens on 5432). */
   readonly port: number;
   readonly maxConnections: number;
-  /** PostgreSQL memory size, e.g. `256MB`. */
+  /** PostgreSQL memory size, e.g. `256MB`. Default: 25% of `memory` when that is set (see
+   * lib/core/tuning.ts), else the spec's `256MB`. */
   readonly sharedBuffers: string;
+  /** The PostgreSQL container's memory limit, in PostgreSQL's units (`4GB`, `1536MB`). The
+   * server's memory settings are then derived from it (docs/tuning.md), and a config whose
+   * connections cannot fit in it is refused. Unset: no limit, and the spec's settings. */
+  readonly memory?: string;
+  /** The PostgreSQL container's CPU limit (`2`, or a fraction such as `1.5`); the parallel
+   * workers are derived from it. Unset: no limit, and PostgreSQL's worker defaults. */
+  readonly cpus?: number;
   /** Extra PostgreSQL settings, e.g. `{ work_mem: '8MB' }`. */
   readonly settings: PostgresSettings;
   /** Podman volume holding the data directory, mounted at `/data/postgres`. Default `<name>-data`. */

@@ -44,6 +44,7 @@ export const LOWERABLE_KEYS = {
   Notify: { since: { major: 5, minor: 0 }, asPodmanArg: (value) => `--sdnotify=${value}`, argSince: { major: 4, minor: 7 } },
   StopTimeout: { since: { major: 5, minor: 0 }, asPodmanArg: (value) => `--stop-timeout=${value}`, argSince: OLDEST_SUPPORTED },
   StopSignal: { since: { major: 5, minor: 2 }, asPodmanArg: (value) => `--stop-signal=${value}`, argSince: OLDEST_SUPPORTED },
+  Memory: { since: { major: 5, minor: 5 }, asPodmanArg: (value) => `--memory=${value}`, argSince: OLDEST_SUPPORTED },
 } as const satisfies Record<string, LowerableKey>;
 
 export type LowerableKeyName = keyof typeof LOWERABLE_KEYS;

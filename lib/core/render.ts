@@ -8,6 +8,7 @@ import { CONTAINER, ENV, EXIT_CONFIG, SCRIPT } from './container-contract.js';
 import { lowerKeys, parsePodmanVersion } from './podman-version.js';
 import { toOnCalendar } from './schedule.js';
 import { renderTemplate, type RuntimeView } from './templates.js';
+import { tune } from './tuning.js';
 import { unitValue, unitWords } from './unit-syntax.js';
 import { resolveConfig } from './validate.js';
 import { PgQuadletError } from './errors.js';
@@ -105,13 +106,19 @@ const CONTENT: Readonly<Record<UnitRole, (config: ResolvedConfig, file: Omit<Uni
 
 function containerUnit(config: ResolvedConfig, fileName: string): string {
   const repositories = repositorySetup(config);
+  const tuning = tune(config);
+  // The config's own settings win over the derived ones (and replace them here).
+  const settings = { ...tuning.serverSettings, ...config.settings };
   return renderTemplate('container', {
     ...runtimeView(config, {
       healthCmd: SCRIPT.healthCheck,
       // Waits for the server (under the 5 s check timeout), so a start is ready as soon as it is.
       healthStartupCmd: [SCRIPT.healthCheck, '--wait', '4'],
       stopSignal: 'SIGINT',
-      shmSize: '256m',
+      shmSize: tuning.container.shmSize,
+      ...(tuning.container.memory ? { memory: tuning.container.memory } : {}),
+      // Quadlet has no key for a CPU limit (podman-systemd.unit(5) itself shows PodmanArgs=--cpus=2).
+      podmanArgs: tuning.container.cpus ? [`--cpus=${tuning.container.cpus}`] : [],
       restartPreventExitStatus: EXIT_CONFIG,
     }),
     dropIn: `${fileName}.d/override.conf next to this file`,
@@ -141,12 +148,15 @@ function containerUnit(config: ResolvedConfig, fileName: string): string {
       ...repositories.environment,
     }),
     publishPort: command([`${publishHost(config.bindAddress)}:${config.port}:${CONTAINER.port}`]),
-    exec: Object.keys(config.settings).length > 0 ? command(['postgres', ...settingArgs(config.settings)]) : undefined,
+    exec: Object.keys(settings).length > 0 ? command(['postgres', ...settingArgs(settings)]) : undefined,
   });
 }
 
 function poolUnit(config: ResolvedConfig, fileName: string): string {
   return renderTemplate('pool.container', {
+    // No memory or CPU limit: `memory` and `cpus` size PostgreSQL, and PgBouncer needs little of
+    // either (one thread, a few kB per connection); a limit would only risk an OOM kill of the
+    // one way in at a burst of clients, while PostgreSQL's limit is what protects the host.
     ...runtimeView(config, {
       healthCmd: SCRIPT.poolHealthCheck,
       healthStartupCmd: [SCRIPT.poolHealthCheck, '--wait', '4'],
@@ -181,7 +191,16 @@ function poolUnit(config: ResolvedConfig, fileName: string): string {
  * with keys too new for the target Podman lowered to `PodmanArgs=`. */
 function runtimeView(
   config: ResolvedConfig,
-  options: { healthCmd: string; healthStartupCmd?: readonly string[]; stopSignal: string; shmSize?: string; restartPreventExitStatus?: number },
+  options: {
+    healthCmd: string;
+    healthStartupCmd?: readonly string[];
+    stopSignal: string;
+    shmSize?: string;
+    memory?: string;
+    /** Options with no Quadlet key in any version, after those lowered for the target. */
+    podmanArgs?: readonly string[];
+    restartPreventExitStatus?: number;
+  },
 ): RuntimeView {
   const target = parsePodmanVersion(config.podmanVersion);
   if (!target) throw new PgQuadletError('PG_QUADLET_INTERNAL', `unvalidated podmanVersion ${config.podmanVersion}`);
@@ -192,6 +211,7 @@ function runtimeView(
       ...(options.shmSize ? { ShmSize: options.shmSize } : {}),
       StopSignal: options.stopSignal,
       StopTimeout: String(config.stopTimeoutSec),
+      ...(options.memory ? { Memory: options.memory } : {}),
     },
     target,
   );
@@ -206,9 +226,10 @@ function runtimeView(
     healthStartupInterval: '1s',
     notify: lowered.keys.Notify,
     shmSize: lowered.keys.ShmSize,
+    memory: lowered.keys.Memory,
     stopSignal: lowered.keys.StopSignal,
     stopTimeout: lowered.keys.StopTimeout,
-    podmanArgs: lowered.podmanArgs.map((arg) => command([arg])),
+    podmanArgs: [...lowered.podmanArgs, ...(options.podmanArgs ?? [])].map((arg) => command([arg])),
     restartPreventExitStatus: options.restartPreventExitStatus,
     // Half a second after a crash. A start that fails at once comes round again in about 2 s
     // (Podman's own work), and systemd's default limit (5 starts in 10 s) let such a loop run on

@@ -4,6 +4,7 @@
  * sides are brought to that unit before they are compared.
  */
 import type { ResolvedConfig } from './config.js';
+import { tune } from './tuning.js';
 
 /** A row of `pg_settings`. */
 export interface LiveSetting {
@@ -22,12 +23,19 @@ export interface SettingDrift {
   readonly live: string;
 }
 
-/** The settings the units set from the config, as text. */
+/** The settings the units set from the config, as text: those derived from memory and cpus
+ * (lib/core/tuning.ts), the config's own over them. */
 export function expectedSettings(config: ResolvedConfig): Record<string, string> {
   const extra = Object.fromEntries(
     Object.entries(config.settings).map(([name, value]) => [name, typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value)]),
   );
-  return { ...extra, max_connections: String(config.maxConnections), shared_buffers: config.sharedBuffers, ssl: config.tls ? 'on' : 'off' };
+  return {
+    ...tune(config).serverSettings,
+    ...extra,
+    max_connections: String(config.maxConnections),
+    shared_buffers: config.sharedBuffers,
+    ssl: config.tls ? 'on' : 'off',
+  };
 }
 
 /** Each expected setting the server has otherwise (a setting the server does not know is not

@@ -31,6 +31,7 @@ export interface RuntimeView {
   readonly healthStartupInterval: Value;
   readonly notify: Optional;
   readonly shmSize: Optional;
+  readonly memory: Optional;
   readonly stopSignal: Optional;
   readonly stopTimeout: Optional;
   readonly podmanArgs: readonly Value[];

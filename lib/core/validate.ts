@@ -7,6 +7,7 @@ import { DEFAULT_CERTIFICATES_DIR, DEFAULTS, namedBackupDefaults, namedDefaults,
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { atLeast, formatVersion, isSupported, LOWERABLE_KEYS, OLDEST_SUPPORTED, parsePodmanVersion } from './podman-version.js';
 import { ScheduleError, toOnCalendar } from './schedule.js';
+import { derivedSharedBuffers, memoryFit, mostFittingConnections, smallestFittingMemory, unreadableSettings, type MemoryFit, type TuningInput } from './tuning.js';
 import { hasControlCharacter } from './unit-syntax.js';
 
 const NAME_RULE = 'use 1-63 characters: letters, digits, "_", "." and "-", starting with a letter or digit';
@@ -50,6 +51,25 @@ const memorySize = v.pipe(
     else if (size < 128) addIssue({ message: 'must be at least 128kB' });
     else if (size > MEMORY_UNITS.TB) addIssue({ message: 'must be at most 1TB' });
   }),
+);
+
+/** The container's memory limit: less than 256MB cannot hold PostgreSQL with its connections. */
+const containerMemory = v.pipe(
+  v.string('must be a size such as "4GB"'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const size = kilobytes(dataset.value);
+    if (Number.isNaN(size)) addIssue({ message: 'must be a whole number with a unit: kB, MB, GB or TB (e.g. "4GB")' });
+    else if (size < 256 * MEMORY_UNITS.MB) addIssue({ message: 'must be at least 256MB' });
+    else if (size > MEMORY_UNITS.TB) addIssue({ message: 'must be at most 1TB' });
+  }),
+);
+
+const cpuCount = v.pipe(
+  v.number('must be a number of CPUs, such as 2 or 1.5'),
+  v.finite('must be a number of CPUs, such as 2 or 1.5'),
+  v.minValue(0.1, 'must be at least 0.1 (a tenth of a CPU)'),
+  v.maxValue(1024, 'must be at most 1024'),
 );
 
 function kilobytes(size: string): number {
@@ -211,6 +231,8 @@ const ConfigEntries = {
   port: integer(1, 65535, 'a TCP port'),
   maxConnections: integer(5, 262143, 'PostgreSQL allows up to 262143'),
   sharedBuffers: memorySize,
+  memory: v.optional(containerMemory),
+  cpus: v.optional(cpuCount),
   settings,
   dataVolume: objectName,
   backupVolume: objectName,
@@ -266,8 +288,47 @@ export const ConfigSchema = v.pipe(
         path: [pathItem(dataset.value, 'backupVolume')],
       });
     }
+    const { memory, cpus, settings: own } = dataset.value;
+    if (memory === undefined && cpus === undefined) return;
+    const unreadable = unreadableSettings(dataset.value);
+    for (const setting of unreadable) {
+      addIssue({
+        message: 'cannot be read, and the tuning derived from memory and cpus depends on it: write a size such as "8MB", or a number',
+        path: [pathItem(dataset.value, 'settings'), pathItem(own, setting)],
+      });
+    }
+    // An invalid memory has its own issue; there is nothing to fit into.
+    const fit = memory !== undefined && v.is(containerMemory, memory) ? memoryFit(dataset.value) : undefined;
+    if (fit && !fit.fits && unreadable.length === 0) {
+      addIssue({ message: doesNotFit(dataset.value, fit), path: [pathItem(dataset.value, 'memory')] });
+    }
   }),
 );
+
+/** Why a config's server cannot fit in its memory, and the ways out: more memory, fewer
+ * connections, or smaller settings. */
+function doesNotFit(config: TuningInput, fit: MemoryFit): string {
+  const mb = (kb: number) => `${Number((kb / 1024).toFixed(1))}MB`;
+  const workMem = config.settings.work_mem === undefined ? 'work_mem' : 'work_mem (settings.work_mem)';
+  const parts =
+    `shared_buffers ${mb(fit.sharedBuffersKb)} + ${fit.processes} processes (maxConnections ${config.maxConnections} + max_parallel_workers ${fit.parallelWorkers}) ` +
+    `× ${mb(fit.perProcessKb)} (${workMem} ${mb(fit.workMemKb)}, 2MB of their own, ${mb(fit.pageTablesKb)} of page tables) ` +
+    `+ maintenance_work_mem ${mb(fit.maintenanceWorkMemKb)} + ${mb(fit.serverOwnKb)} for the rest of the server`;
+  const memory = smallestFittingMemory(config);
+  const connections = mostFittingConnections(config, 5);
+  const fixes = [
+    ...(memory ? [`raise memory to at least ${memory}`] : []),
+    ...(connections ? [`lower maxConnections to ${connections} or fewer`] : []),
+    ...(config.cpus === undefined && config.settings.max_parallel_workers === undefined ? ['set cpus (max_parallel_workers follows it; without it, PostgreSQL\'s 8)'] : []),
+    ...(config.settings.work_mem !== undefined ? ['lower settings.work_mem'] : []),
+    ...(config.sharedBuffers !== derivedSharedBuffers(config.memory ?? '') ? ['lower sharedBuffers'] : []),
+  ];
+  return `is too small for this server, which can use up to ${mb(fit.needKb)}: ${parts}. ${capitalize(fixes.join(', or '))} (docs/tuning.md)`;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
 
 /**
  * Fills defaults into a partial config and checks every field. Throws `ConfigError` with one
@@ -298,6 +359,11 @@ function withDefaults(input: Record<string, unknown>): Record<string, unknown> {
     merged[section] = isPlainObject(input[section]) ? { ...DEFAULTS[section], ...input[section] } : input[section] ?? DEFAULTS[section];
   }
   if (input.waitHealthy === undefined) merged.waitHealthy = canWaitHealthy(merged.podmanVersion);
+  // Sized by its container unless the config says otherwise; an invalid memory keeps the
+  // spec's, and its own error says what is wrong with it.
+  if (input.sharedBuffers === undefined && typeof input.memory === 'string' && v.is(containerMemory, input.memory)) {
+    merged.sharedBuffers = derivedSharedBuffers(input.memory);
+  }
   if (isPlainObject(input.tls)) merged.tls = { certificatesDir: DEFAULT_CERTIFICATES_DIR, ...input.tls };
   for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
   return merged;

@@ -127,8 +127,8 @@ function* leaves(object: Record<string, unknown>, prefix = ''): Generator<[strin
   }
 }
 
-/** Number fields of optional sections, which have no default to tell their type. */
-const UNDEFAULTED_NUMBERS: Readonly<Record<string, number>> = { 'backup.s3.port': 0 };
+/** Optional number fields, which have no default to tell their type. */
+const UNDEFAULTED_NUMBERS: Readonly<Record<string, number>> = { 'backup.s3.port': 0, cpus: 0 };
 
 /** INI, environment and flags carry text: numbers and booleans are read as the field's default
  * type says. Anything else stays text, for validation to judge. */

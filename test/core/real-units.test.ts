@@ -30,6 +30,8 @@ const SETS: Record<string, PostgresServiceInput> = {
   'pool on podman 4.7': { podmanVersion: '4.7', pool: { enabled: true } },
   'verify and update timers': { backup: { verifySchedule: '0 4 * * sat' }, update: { schedule: '0 5 * * tue' } },
   'update timer, rootless': { rootless: true, update: { schedule: 'weekly' } },
+  // Memory= itself needs Podman 5.5, newer than this generator: test/core/tuning.test.ts checks it.
+  'sized to 64GB and 16 CPUs': { memory: '64GB', cpus: 16, settings: { work_mem: '64MB' } },
 };
 
 // As install renders them: the update service runs this pg-quadlet, installed by npm, with Node
@@ -94,6 +96,15 @@ generator('the podman run line carries the hardening, the secret and the health 
   assert.match(service, /^Type=notify$/m);
   assert.match(service, /^TimeoutStartSec=300$/m);
   assert.match(service, /^Restart=on-failure$/m);
+});
+
+generator('a sized container runs with its limits, its /dev/shm and the derived settings', async () => {
+  const units = renderUnits({ memory: '4GB', cpus: 2 });
+  const result = await quadletDryRun(units.filter((unit) => unit.target === 'quadlet'), { user: false });
+  const execStart = (result.services.get('poststack-postgres.service') ?? '').split('\n').find((line) => line.startsWith('ExecStart=')) ?? '';
+  for (const expected of ['--shm-size 256m', '--memory=4g', '--cpus=2', '--env POSTGRES_SHARED_BUFFERS=1GB', ' postgres -c effective_cache_size=3GB ', ' -c work_mem=10MB']) {
+    assert.ok(execStart.includes(expected), `ExecStart lacks ${expected}:\n${execStart}`);
+  }
 });
 
 const CRONS = ['0 2 * * *', '*/15 * * * *', '0 */6 * * *', '1-10/3 2 * * *', '0 22 * * mon-fri', '0 4 * * 7', '30 3 * jan,jul *', '0 0 1 */3 *', '30 1 1,15 * mon-fri', '0 0 */2 * 1', '0 0 31 2 mon', '@weekly', '@monthly'];

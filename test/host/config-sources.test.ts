@@ -64,6 +64,19 @@ port = 9000
   assert.is(config.backup.passphraseSecret, 'billing-backup-passphrase');
 });
 
+test('memory and cpus from a config file or --set: cpus read as a number, sharedBuffers then derived unless set', () => {
+  const file = write('sized.ini', 'memory = 4GB\ncpus = 1.5\n');
+  const { config, sources } = loadConfig({ file, env: {} });
+  assert.equal([config.memory, config.cpus, config.sharedBuffers], ['4GB', 1.5, '1GB']);
+  assert.is(sources.sharedBuffers, undefined, 'derived, not set by a source');
+  const flags = loadConfig({ sets: ['memory=2GB', 'cpus=2'], env: { POSTGRES_SHARED_BUFFERS: '256MB' } }).config;
+  assert.equal([flags.memory, flags.cpus, flags.sharedBuffers], ['2GB', 2, '256MB']);
+  assert.throws(
+    () => loadConfig({ sets: ['memory=1GB', 'cpus=16'], env: {} }),
+    (error: unknown) => isConfigError(error) && /memory = "1GB": is too small for this server.*\(set by --set memory\)/.test(error.message),
+  );
+});
+
 test('precedence: defaults < file < the spec\'s environment variables < --set', () => {
   const env = { POSTGRES_DB: 'from_env', POSTGRES_USER: 'env_user', POSTGRES_MAX_CONNECTIONS: '300', POSTGRES_SHARED_BUFFERS: '1GB', DOMAIN: 'env.example.com', BACKUP_SCHEDULE: '0 4 * * *' };
   const { config, sources } = loadConfig({ file: INI, env, sets: ['maxConnections=400', 'backup.keepDays=30', 'settings.jit=off'] });
