@@ -64,27 +64,6 @@ export function systemdMissing(): string | null {
   return null;
 }
 
-/**
- * Why a container that trixie.sh runs cannot get a memory or CPU limit here, or null when it can.
- * trixie.sh gives each command a cgroup below this process's own in the cgroup v2 hierarchy, so
- * Podman (cgroupfs manager) can limit a container only with the controllers that cgroup is handed
- * (its parent's cgroup.subtree_control); without them `podman run --memory` fails in crun with
- * "opening file `memory.max` for writing: No such file or directory".
- */
-export function cgroupLimitsMissing(): string | null {
-  const mount = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((line) => line.split(' '))
-    .find((fields) => fields[fields.indexOf('-') + 1] === 'cgroup2')?.[4];
-  if (!mount) return 'no cgroup v2 hierarchy is mounted';
-  const memberships = fs.readFileSync('/proc/self/cgroup', 'utf8');
-  const dir = path.join(mount, /^0::(.*)$/m.exec(memberships)?.[1] ?? '/');
-  const file = path.join(dir, 'cgroup.subtree_control');
-  const handed = fs.readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean);
-  const missing = ['memory', 'cpu'].filter((controller) => !handed.includes(controller));
-  if (missing.length === 0) return null;
-  const v1 = /^\d+:memory:/m.test(memberships) ? '; this host has memory and cpu as cgroup v1 hierarchies' : '';
-  return `${file} is "${handed.join(' ')}": no ${missing.join(' or ')} controller for the cgroups trixie.sh makes under it${v1}, so Podman cannot apply --memory or --cpus`;
-}
-
 // The generator silently skips files it does not know, which would turn a test's typo into a
 // pass: refuse those here.
 const QUADLET_SOURCE = /^[^/]+\.(container|volume|network|kube|image|pod|build)$|^[^/]+\.d\/[^/]+\.conf$/;
