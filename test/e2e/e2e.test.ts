@@ -32,6 +32,8 @@ const SERVICE = `${NAME}.service`;
 const BACKUP_SERVICE = `${NAME}-backup.service`;
 const BACKUP_TIMER = `${NAME}-backup.timer`;
 const FULL_BACKUP_TIMER = `${NAME}-backup-full.timer`;
+const UPDATE_SERVICE = `${NAME}-update.service`;
+const UPDATE_TIMER = `${NAME}-update.timer`;
 const TLS_NAME = 'poststack-tls';
 const TIMING_NAME = 'poststack-timing';
 const POOL_NAME = 'poststack-pooled';
@@ -349,13 +351,15 @@ function writeConfigs(srv: string): void {
   const files: Record<string, string> = {
     'poststack.ini': [
       '; The scenario\'s service: the defaults, with a smaller cache and the backup at 03:30,',
-      '; built from the local Debian base.',
+      '; built from the local Debian base, updated on Tuesdays at 05:00.',
       `name = ${NAME}`,
       'sharedBuffers = 128MB',
       '[backup]',
       'schedule = 30 3 * * *',
       '[build]',
       `baseImage = ${BASE_IMAGE}`,
+      '[update]',
+      'schedule = 0 5 * * tue',
       '',
     ].join('\n'),
     'tls.ini': [
@@ -1011,8 +1015,8 @@ test('step 12 (off-host copy): backups and WAL reach an S3 store over TLS, encry
   });
 });
 
-test('step 13 (update): pg-quadlet update rebuilds the image with current packages and restarts onto it; an image broken on purpose is rolled back, with every row', async () => {
-  await step('13', 'update', { needs: ['1'], timeoutMs: 20 * 60_000 }, async () => {
+test('step 13 (update): the update timer\'s service rebuilds the image with current packages and restarts onto it; an image broken on purpose is rolled back, with every row', async () => {
+  await step('13', 'update', { needs: ['1'], units: [SERVICE, UPDATE_SERVICE], timeoutMs: 20 * 60_000 }, async () => {
     const config = ['--config', `${SRV}/poststack.ini`];
     const databaseUrl = await url('poststack.ini');
     await psql(databaseUrl, "CREATE TABLE e2e_update (n int); INSERT INTO e2e_update SELECT generate_series(1, 300)");
@@ -1020,13 +1024,21 @@ test('step 13 (update): pg-quadlet update rebuilds the image with current packag
     const running = async () => (await on().must(['podman', 'inspect', '--type=container', '--format={{.Image}}', NAME])).trim();
     const first = await imageId(IMAGE);
 
+    // As the update timer runs it: its service, with the proxy in the manager's environment (a host
+    // behind a proxy sets it so, or in a drop-in).
+    const timers = await on().must(['systemctl', 'list-timers', '--all', '--no-pager', UPDATE_TIMER]);
+    assert.match(timers, /Tue \d{4}-\d{2}-\d{2} 05:\d{2}:\d{2} UTC/, `list-timers lists ${UPDATE_TIMER} for Tuesday 05:00:\n${timers}`);
     await relayProxy();
+    await on().must(['systemctl', 'set-environment', `http_proxy=http://host.containers.internal:${PROXY_PORT}`]);
     const started = Date.now();
-    const updated = await on().run([CLI, ...config, 'update'], { unit: true, timeoutMs: 15 * 60_000, env: { http_proxy: `http://host.containers.internal:${PROXY_PORT}` } });
-    if (updated.exitCode !== 0) throw new Error(`update failed (exit ${updated.exitCode}):\n${updated.stdout}\n${updated.stderr.split('\n').slice(-40).join('\n')}`);
+    const since = Math.floor(started / 1000) - 1;
+    const updated = await on().run(['systemctl', 'start', UPDATE_SERVICE], { timeoutMs: 15 * 60_000 });
     measurements.updateMs = Date.now() - started;
-    assert.match(updated.stdout, /^before: PostgreSQL 15\.\S+, PgBouncer 1\.\S+, pgBackRest 2\.\S+ \(\w{12}\)\nbuilt:  PostgreSQL 15\.\S+, PgBouncer/m);
-    assert.match(updated.stdout, /run the new image, healthy\. The previous one is kept as localhost\/postgres-debian:15-previous\./);
+    await on().must(['systemctl', 'unset-environment', 'http_proxy']);
+    const said = await on().journal([UPDATE_SERVICE], { since, lines: 400 });
+    if (updated.exitCode !== 0) throw new Error(`the update service failed (exit ${updated.exitCode}):\n${said.split('\n').slice(-40).join('\n')}`);
+    assert.match(said, /before: PostgreSQL 15\.\S+, PgBouncer 1\.\S+, pgBackRest 2\.\S+ \(\w{12}\)\n.*built:  PostgreSQL 15\.\S+, PgBouncer/);
+    assert.match(said, /run the new image, healthy\. The previous one is kept as localhost\/postgres-debian:15-previous\./);
     const second = await imageId(IMAGE);
     assert.is.not(second, first, 'a new image');
     assert.is(await imageId(`${IMAGE}-previous`), first);
