@@ -16,6 +16,8 @@
 # 0.4x the CPU-seconds; full backup at most 3x the size of the gzip dump.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=doc-section.sh
+source bench/doc-section.sh
 
 PG_BIN=/usr/lib/postgresql/15/bin
 SCALE=${SCALE:-50}
@@ -411,18 +413,9 @@ section() {
 	fold -s -w 100 <<<"$summary" | sed 's/ *$//'
 }
 
-# Replaces the section "## Benchmark" (to the next "## " heading or the end) with the new one,
-# or appends it.
+# The results into the page, in place of the last ones.
 write_doc() {
-	local text
-	text=$(section "$1")
-	awk -v text="$text" '
-		/^## Benchmark$/ { print text; skipping = 1; done = 1; next }
-		skipping && /^## / { skipping = 0; print "" }
-		!skipping { print }
-		END { if (!done) print "\n" text }
-	' "$DOC" >"$DOC.tmp"
-	mv -f -- "$DOC.tmp" "$DOC"
+	bench_replace_section "$DOC" "$(section "$1")"
 	say "results written to $DOC"
 }
 

@@ -28,6 +28,8 @@
 # cpu one when CPUS is less than the machine's). The report says which.
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=doc-section.sh
+source bench/doc-section.sh
 
 if [[ -n ${SMOKE:-} ]]; then
 	SCALE=${SCALE:-5} RUNS=${RUNS:-1} DURATION=${DURATION:-10} WARMUP=${WARMUP:-3} SORT_SECONDS=${SORT_SECONDS:-10}
@@ -397,17 +399,9 @@ section() {
 	printf '%s\n' "$1"
 }
 
-# Replaces the section "## Benchmark" (to the next "## " heading or the end), or appends it.
+# The results into the page, in place of the last ones.
 write_doc() {
-	local text
-	text=$(section "$1")
-	awk -v text="$text" '
-		/^## Benchmark$/ { print text; skipping = 1; done = 1; next }
-		skipping && /^## / { skipping = 0; print "" }
-		!skipping { print }
-		END { if (!done) print "\n" text }
-	' "$DOC" >"$DOC.tmp"
-	mv -f -- "$DOC.tmp" "$DOC"
+	bench_replace_section "$DOC" "$(section "$1")"
 	say "results written to $DOC"
 }
 

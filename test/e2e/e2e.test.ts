@@ -47,7 +47,7 @@ const S3_HOST = 'host.containers.internal';
 const S3_PORT = 9443;
 const S3_BUCKET = 'pg-offsite';
 // Goals on these machines: ready this soon after `systemctl start`.
-const GOAL_FIRST_START_MS = 3000;
+const GOAL_FIRST_START_MS = 2000;
 const GOAL_START_MS = 1000;
 const APP_USER = 'pgapp';
 // Every character that breaks naive quoting in a shell, SQL, a URL or a config file.
