@@ -717,7 +717,7 @@ test('step 7 (status, uninstall, reinstall): status --json is healthy; uninstall
     assert.is(status.healthy, true);
     assert.is(status.health, 'healthy');
     assert.match(status.database?.version ?? '', /^15\./);
-    assert.ok(status.timers.length === 2 && status.timers.every((timer) => timer.nextRun), 'both timers have a next run');
+    assert.ok(status.timers.length === 3 && status.timers.every((timer) => timer.nextRun), 'the two backup timers and the update timer have a next run');
 
     const databaseUrl = await url('poststack.ini');
     const before = await psql(databaseUrl, 'SELECT (SELECT count(*) FROM e2e_items) || \' \' || (SELECT count(*) FROM e2e_ledger)').catch(() => '');
