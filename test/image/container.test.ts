@@ -11,7 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execInContainer, findProcess, processStatus, trixie, trixieMust } from '../support/container-process.js';
+import { execInContainer, findProcess, processStatus, removeTestContainer, trixie, trixieMust } from '../support/container-process.js';
 import { systemdMissing, trixieRoot, trixieScript } from '../support/real-tools.js';
 import { skipUnless } from '../support/skip.js';
 import { freePort, makeCertificates, sleep, TORTURE_PASSWORD } from './sandbox.js';
@@ -131,13 +131,7 @@ test('built from image/, run read-only without capabilities: initializes, serves
       pid = undefined;
     }
   } finally {
-    if (run && run.exitCode === null) {
-      if (pid) process.kill(pid, 'SIGKILL');
-      await Promise.race([run, sleep(30_000)]);
-    }
-    await trixie(['run-podman', 'volume', 'rm', '--force', names.data, names.backups]);
-    await trixie(['run-podman', 'secret', 'rm', '--ignore', names.secret]);
-    fs.rmSync(hostDir, { recursive: true, force: true });
+    await removeTestContainer({ run, pid, names, hostDir });
   }
 });
 

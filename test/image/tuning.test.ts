@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { expectedSettings, settingDrift, type LiveSetting } from '../../lib/core/settings.js';
 import { renderUnits, resolveConfig, type PostgresServiceInput } from '../../lib/index.js';
-import { findProcess, trixie, trixieMust } from '../support/container-process.js';
+import { findProcess, removeTestContainer, trixie, trixieMust } from '../support/container-process.js';
 import { systemdMissing, trixieRoot, trixieScript } from '../support/real-tools.js';
 import { skipUnless } from '../support/skip.js';
 import { freePort, sleep } from './sandbox.js';
@@ -106,13 +106,7 @@ async function withSizedContainer(body: (running: Running) => Promise<void>): Pr
     assert.is(result.exitCode, 0, String(result.all));
     run = undefined;
   } finally {
-    if (run && run.exitCode === null) {
-      if (pid) process.kill(pid, 'SIGKILL');
-      await Promise.race([run, sleep(30_000)]);
-    }
-    await trixie(['run-podman', 'volume', 'rm', '--force', names.data, names.backups]);
-    await trixie(['run-podman', 'secret', 'rm', '--ignore', names.secret]);
-    fs.rmSync(hostDir, { recursive: true, force: true });
+    await removeTestContainer({ run, pid, names, hostDir });
   }
 }
 

@@ -49,3 +49,23 @@ export function execInContainer(pid: number, command: string[]) {
     'env', '-i', ...env, ...command,
   ], { reject: false, all: true });
 }
+
+/** What a test's container leaves: the volumes and secret it ran with, and its host directory. */
+export interface TestContainer {
+  readonly run: ReturnType<typeof trixie> | undefined;
+  readonly pid: number | undefined;
+  readonly names: { readonly data: string; readonly backups: string; readonly secret: string };
+  readonly hostDir: string;
+}
+
+/** After a test, whatever ended it: a container still running is killed (its PID 1 is the
+ * server), then its volumes, secret and host directory go. */
+export async function removeTestContainer({ run, pid, names, hostDir }: TestContainer): Promise<void> {
+  if (run && run.exitCode === null) {
+    if (pid) process.kill(pid, 'SIGKILL');
+    await Promise.race([run, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+  }
+  await trixie(['run-podman', 'volume', 'rm', '--force', names.data, names.backups]);
+  await trixie(['run-podman', 'secret', 'rm', '--ignore', names.secret]);
+  fs.rmSync(hostDir, { recursive: true, force: true });
+}
