@@ -13,6 +13,8 @@
 # Goals on 2 cores: backup at least 3x faster, restore at least 1.5x faster, size no larger.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source bench/lib.sh
 
 PG_BIN=/usr/lib/postgresql/15/bin
 SCALE=${SCALE:-50}
@@ -24,8 +26,6 @@ PORT=${PORT:-55499}
 WRITE=${1:-}
 DOC=docs/backup-restore.md
 PASSWORD=bench-password
-
-say() { printf 'bench: %s\n' "$*" >&2; }
 
 preflight() {
 	((EUID == 0)) || { say "run as root: the server runs as the OS user postgres"; exit 1; }

@@ -16,8 +16,8 @@
 # 0.4x the CPU-seconds; full backup at most 3x the size of the gzip dump.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=doc-section.sh
-source bench/doc-section.sh
+# shellcheck source=lib.sh
+source bench/lib.sh
 
 PG_BIN=/usr/lib/postgresql/15/bin
 SCALE=${SCALE:-50}
@@ -28,12 +28,6 @@ WRITE=${1:-}
 DOC=${DOC:-docs/pgbackrest.md}
 PASSWORD=bench-password
 STANZA=main
-
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	say "$*"
-	exit 1
-}
 
 preflight() {
 	((EUID == 0)) || die "run as root: the server runs as the OS user postgres"

@@ -13,16 +13,12 @@
 #   KEEP=1           keep the last round's directory (its trace and logs) and print its path
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source bench/lib.sh
 
 PG_BIN=/usr/lib/postgresql/15/bin
 ROUNDS=${1:-5}
 PORT=${PORT:-55497}
-
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	say "$*"
-	exit 1
-}
 
 # The entrypoint's steps, each timed (name and seconds into the trace file, fd 9) when it runs.
 STEPS=(pgq_setup_env pgq_pgbackrest_setup_env pgq_prepare_socket_dir pgq_read_password

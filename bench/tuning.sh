@@ -28,8 +28,8 @@
 # cpu one when CPUS is less than the machine's). The report says which.
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# shellcheck source=doc-section.sh
-source bench/doc-section.sh
+# shellcheck source=lib.sh
+source bench/lib.sh
 
 if [[ -n ${SMOKE:-} ]]; then
 	SCALE=${SCALE:-5} RUNS=${RUNS:-1} DURATION=${DURATION:-10} WARMUP=${WARMUP:-3} SORT_SECONDS=${SORT_SECONDS:-10}
@@ -50,12 +50,6 @@ TRIXIE=test/support/trixie.sh
 PASSWORD=bench-password
 # The two sizes, in the config's units and in Podman's.
 BIG_MEMORY=4GB BIG_LIMIT=4g SMALL_MEMORY=1GB SMALL_LIMIT=1g CPUS=2
-
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() {
-	say "$*"
-	exit 1
-}
 
 preflight() {
 	((EUID == 0)) || die "run as root: Podman's containers and the cgroups need it"

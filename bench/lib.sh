@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# What the benchmark scripts share: writing their results into the page that documents them.
+# What the benchmark scripts share: their messages, and writing their results into the page that
+# documents them. Sourced after the script has changed to the repository's root.
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+	say "$*"
+	exit 1
+}
 
 # bench_replace_section DOC TEXT: replaces DOC's section "## Benchmark" (to the next "## " heading
 # or the end) with TEXT, which starts with that heading; appends it when DOC has none.
