@@ -9,7 +9,7 @@ die() {
 }
 
 # bench_replace_section DOC TEXT: replaces DOC's section "## Benchmark" (to the next "## " heading
-# or the end) with TEXT, which starts with that heading; appends it when DOC has none.
+# or the end) with TEXT, which starts with that heading; appends it when DOC has none. Says so.
 bench_replace_section() {
 	awk -v text="$2" '
 		/^## Benchmark$/ { print text; skipping = 1; done = 1; next }
@@ -18,4 +18,5 @@ bench_replace_section() {
 		END { if (!done) print "\n" text }
 	' "$1" >"$1.tmp"
 	mv -f -- "$1.tmp" "$1"
+	say "results written to $1"
 }

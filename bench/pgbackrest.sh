@@ -408,10 +408,7 @@ section() {
 }
 
 # The results into the page, in place of the last ones.
-write_doc() {
-	bench_replace_section "$DOC" "$(section "$1")"
-	say "results written to $DOC"
-}
+write_doc() { bench_replace_section "$DOC" "$(section "$1")"; }
 
 main() {
 	preflight
